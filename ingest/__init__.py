@@ -1,0 +1,1 @@
+"""Sources -> parsed documents -> chunks -> embeddings -> Chroma (+ manifest)."""

@@ -1,0 +1,98 @@
+"""Which files of the vault are sources: hidden folders, the index and .rereadignore left out."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sources import NOTE_SUFFIXES, PDF_SUFFIXES
+
+IGNORE_FILE = ".rereadignore"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    source: str  # relative to the vault root, POSIX separators
+    size: int
+    mtime_ns: int
+
+
+def _patterns(root: Path) -> list[str]:
+    try:
+        lines = (root / IGNORE_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def _ignored(rel: str, is_dir: bool, patterns: list[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    for pat in patterns:
+        dir_only = pat.endswith("/")
+        p = pat.strip("/")
+        if dir_only and not is_dir:
+            continue
+        if "/" in p:
+            if fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(rel, p + "/*"):
+                return True
+        elif fnmatch.fnmatchcase(name, p):
+            return True
+    return False
+
+
+def discover(root: Path, exclude: list[Path] | None = None) -> list[SourceFile]:
+    """Walk the vault; symlinks are followed only within it, and each directory is entered once."""
+    root = root.resolve()
+    excluded = {p.resolve() for p in exclude or []}
+    patterns = _patterns(root)
+    suffixes = NOTE_SUFFIXES | PDF_SUFFIXES
+    found: dict[str, SourceFile] = {}
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+
+    def inside(real: Path) -> bool:
+        return real == root or root in real.parents
+
+    def walk(directory: Path, rel_dir: str) -> None:
+        try:
+            st = directory.stat()
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            return
+        seen_dirs.add((st.st_dev, st.st_ino))
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = f"{rel_dir}{entry.name}"
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+                if entry.is_symlink():
+                    real = path.resolve(strict=True)
+                    if not inside(real):
+                        continue
+                else:
+                    real = path
+            except (OSError, RuntimeError):
+                continue  # a dangling link or a loop
+            if real in excluded or _ignored(rel, is_dir, patterns):
+                continue
+            if is_dir:
+                walk(path, rel + "/")
+            elif entry.is_file() and path.suffix.lower() in suffixes:
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) in seen_files:
+                    continue
+                seen_files.add((st.st_dev, st.st_ino))
+                found[rel] = SourceFile(path, rel, st.st_size, st.st_mtime_ns)
+
+    walk(root, "")
+    return [found[k] for k in sorted(found)]

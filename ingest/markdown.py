@@ -1,0 +1,142 @@
+"""Obsidian-flavoured markdown: front matter, headings as breadcrumbs, tags, highlights, embed cleanup.
+
+Every offset refers to the raw text, so a chunk or quote is always raw[start:end].
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from .spans import FENCE
+from .types import ParsedDocument, Section
+
+FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
+FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
+HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
+TAG = re.compile(r"(?<![\w#/&=:.\-\[(])#([A-Za-z_][\w/-]*)")
+HIGHLIGHT = re.compile(r"==(?=\S)(.+?)(?<=\S)==")
+EMBED = re.compile(r"!\[\[[^\]\n]*\]\]|!\[[^\]\n]*\]\([^)\n]*\)|<img\b[^>]*>|</?[a-zA-Z][^>\n]*>")
+WIKILINK = re.compile(r"\[\[([^\]|\n]+?)(?:\|([^\]\n]+?))?\]\]")
+MDLINK = re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)")
+CALLOUT = re.compile(r"\[!([\w-]+)\][+-]?")
+EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])[*_](?=\S)|(?<=\S)[*_](?![\w*])")
+
+
+def clean_inline(text: str) -> str:
+    """What a reader sees: links as their text, highlights unmarked, images and HTML tags dropped."""
+    text = EMBED.sub(" ", text)
+    text = WIKILINK.sub(lambda m: m.group(2) or m.group(1).split("#")[0].split("/")[-1] or m.group(1), text)
+    text = MDLINK.sub(r"\1", text)
+    text = HIGHLIGHT.sub(r"\1", text)
+    text = CALLOUT.sub(lambda m: m.group(1).capitalize() + ":", text)
+    text = EMPHASIS.sub("", text)
+    text = re.sub(r"(?m)^[ \t]*(?:>[ \t]?)+", "", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def highlights(text: str) -> list[str]:
+    return [m.group(1) for m in HIGHLIGHT.finditer(text)]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def front_matter(raw: str) -> tuple[dict[str, Any], int, list[str]]:
+    """(metadata, offset where the body starts, warnings). Broken YAML warns and keeps the body."""
+    opening = FRONT_OPEN.match(raw)
+    if not opening:
+        return {}, 0, []
+    closing = FRONT_CLOSE.search(raw, opening.end())
+    if not closing:
+        return {}, 0, ["front matter opens with --- but never closes; read the whole file as the body"]
+    import yaml
+
+    try:
+        data = yaml.safe_load(raw[opening.end():closing.start()])
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        return {}, closing.end(), [f"broken front matter{where} ({getattr(e, 'problem', None) or 'invalid YAML'}); "
+                                   "kept the body, fix the YAML to use its fields"]
+    if data is None:
+        return {}, closing.end(), []
+    if not isinstance(data, dict):
+        return {}, closing.end(), ["front matter is not a YAML mapping; kept the body"]
+    return _jsonable(data), closing.end(), []
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [t for t in re.split(r"[,\s]+", value) if t]
+    if isinstance(value, list):
+        return [str(t) for t in value if t is not None]
+    return [str(value)]
+
+
+def _fenced_ranges(raw: str, start: int) -> list[tuple[int, int]]:
+    ranges, pos, open_at, fence = [], start, None, ""
+    for line in raw[start:].splitlines(keepends=True):
+        stripped = line.strip()
+        if open_at is None:
+            m = FENCE.match(line)
+            if m:
+                open_at, fence = pos, m.group(1)[:3]
+        elif stripped.startswith(fence):
+            ranges.append((open_at, pos + len(line)))
+            open_at = None
+        pos += len(line)
+    if open_at is not None:
+        ranges.append((open_at, len(raw)))
+    return ranges
+
+
+def _outside(ranges: list[tuple[int, int]], pos: int) -> bool:
+    return not any(s <= pos < e for s, e in ranges)
+
+
+def parse_markdown(source: str, raw: str) -> ParsedDocument:
+    meta, body, warnings = front_matter(raw)
+    code = _fenced_ranges(raw, body)
+    headings = [m for m in HEADING.finditer(raw, body) if _outside(code, m.start())]
+    h1 = next((clean_inline(m.group(2) or "") for m in headings if len(m.group(1)) == 1), "")
+    title = str(meta.get("title") or "").strip() or h1 or PurePosixPath(source).stem
+
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    pos = body
+    for m in headings:
+        if m.start() > pos:
+            sections.append(Section(" > ".join(t for _, t in stack), pos, m.start()))
+        level, text = len(m.group(1)), clean_inline(m.group(2) or "")
+        stack = [(lv, t) for lv, t in stack if lv < level]
+        if text and not (level == 1 and text.lower() == title.lower() and not stack):
+            stack.append((level, text))
+        pos = m.end() + 1 if m.end() < len(raw) else m.end()
+    if pos < len(raw):
+        sections.append(Section(" > ".join(t for _, t in stack), pos, len(raw)))
+
+    body_tags = [m.group(1) for m in TAG.finditer(raw, body) if _outside(code, m.start())]
+    tags = list(dict.fromkeys(t.lstrip("#") for t in _as_list(meta.get("tags") or meta.get("tag")) + body_tags))
+    metadata: dict[str, Any] = {"tags": tags, "frontmatter": meta}
+    author = meta.get("author") or meta.get("authors")
+    if author:
+        metadata["author"] = ", ".join(_as_list(author)) if isinstance(author, list) else str(author)
+    for key in ("type", "created", "date", "updated", "start_date"):
+        if key in meta:
+            metadata[key] = meta[key]
+    return ParsedDocument(source=source, kind="note", title=title, texts={None: raw}, sections=sections,
+                          metadata=metadata, warnings=warnings)

@@ -1,0 +1,47 @@
+"""Book PDFs through pypdf: one text per page (1-based), title and author from the PDF's metadata."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path, PurePosixPath
+
+from .errors import UnreadableFile
+from .types import ParsedDocument, Section
+
+
+def parse_pdf(source: str, path: Path) -> ParsedDocument:
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except (DependencyError, NotImplementedError) as e:
+                raise UnreadableFile(source, f"encrypted with an unsupported scheme ({e})") from None
+            if not ok:
+                raise UnreadableFile(source, "encrypted and needs a password; save a decrypted copy "
+                                             "(qpdf --decrypt) or list it in .rereadignore")
+        texts = {i: page.extract_text() or "" for i, page in enumerate(reader.pages, start=1)}
+        info = reader.metadata or {}
+        title = str(info.get("/Title") or "").strip()
+        author = str(info.get("/Author") or "").strip()
+    except UnreadableFile:
+        raise
+    except FileNotDecryptedError:
+        raise UnreadableFile(source, "encrypted and needs a password; save a decrypted copy") from None
+    except (PdfReadError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            RecursionError, AssertionError, ZeroDivisionError) as e:
+        raise UnreadableFile(source, f"not a readable PDF, corrupt or truncated ({type(e).__name__}: {e})") from None
+    if not texts:
+        raise UnreadableFile(source, "PDF has no pages")
+    if not any(t.strip() for t in texts.values()):
+        raise UnreadableFile(source, "no extractable text, OCR not supported")
+    sections = [Section("", 0, len(t), page=n) for n, t in texts.items() if t.strip()]
+    metadata = {"tags": [], "pages": len(texts)}
+    if author:
+        metadata["author"] = author
+    return ParsedDocument(source=source, kind="pdf", title=title or PurePosixPath(source).stem,
+                          texts=dict(texts), sections=sections, metadata=metadata)

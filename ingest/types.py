@@ -1,0 +1,125 @@
+"""The data that flows between layers (DESIGN.md). Plain dataclasses; nothing heavy imported."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["note", "pdf"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a text with its exact offsets: text == source[start:end]."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Section:
+    """A run of body text under one heading; offsets index the raw text (or the PDF page text)."""
+
+    heading: str  # breadcrumb "A > B", "" before the first heading
+    start: int
+    end: int
+    page: int | None = None  # 1-based, PDFs only
+
+
+@dataclass
+class ParsedDocument:
+    """One source file read and understood, before chunking."""
+
+    source: str  # path relative to the vault root, POSIX separators
+    kind: Kind
+    title: str
+    texts: dict[int | None, str]  # the text offsets refer to: {None: raw} for notes, {page: text} for PDFs
+    sections: list[Section]
+    metadata: dict[str, Any] = field(default_factory=dict)  # author, tags, frontmatter, encoding
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Chunk:
+    """The unit that is embedded, retrieved and cited."""
+
+    id: str  # hash of source + text + occurrence: stable across runs
+    source: str
+    kind: Kind
+    title: str
+    heading: str
+    page: int | None
+    start: int
+    end: int
+    text: str  # the display text: exactly source_text[start:end]
+    embed_text: str = ""  # what the model sees: context header + cleaned text, fitted to its window
+    metadata: dict[str, Any] = field(default_factory=dict)  # tags, author, frontmatter, highlights
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk."""
+
+    chunk: Chunk
+    rank: int
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.chunk
+        return {"rank": self.rank, "score": round(self.score, 4), "source": c.source, "kind": c.kind,
+                "title": c.title, "heading": c.heading, "page": c.page, "start": c.start, "end": c.end,
+                "text": c.text}
+
+
+@dataclass
+class Citation:
+    """Where a claim in an answer comes from; quote == source_text[start:end]."""
+
+    n: int
+    source: str
+    title: str
+    heading: str
+    page: int | None
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str  # with [n] markers; every marker has a citation
+    citations: list[Citation]
+    backend: str  # "extractive" or "openai"
+    found: bool  # false when the notes do not hold the answer
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.answer, "found": self.found,
+                "backend": self.backend, "citations": [c.to_json() for c in self.citations]}
+
+
+@dataclass
+class IndexReport:
+    """What one `reread index` run did. Counts are files."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    renamed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # e.g. "rebuilding: embedding model changed"
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("messages")
+        d["seconds"] = round(self.seconds, 3)
+        return d
