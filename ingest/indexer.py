@@ -1,0 +1,297 @@
+"""The vault -> the index, incrementally: stat against the manifest, re-embed only what changed.
+
+Crash safety: chunk ids are content hashes, Chroma is written before the manifest, and a `dirty`
+marker brackets every write; a run that finds the marker reconciles Chroma with the manifest first.
+A full rebuild fills a new collection and swaps the manifest at the end, so readers keep working.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+
+from . import manifest as mf
+from .chunker import CHUNKER_VERSION, Chunker, ChunkerConfig
+from .discover import SourceFile, discover
+from .errors import ConfigError, UnreadableFile
+from .lock import WriterLock
+from .manifest import FileEntry, Manifest
+from .progress import NoProgress, Progress
+from .settings import Settings
+from .types import Chunk, IndexReport
+
+BATCH_FILES = 32
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Plan:
+    unchanged: list[str] = field(default_factory=list)
+    still_failed: list[str] = field(default_factory=list)
+    touched: dict[str, SourceFile] = field(default_factory=dict)  # same bytes, new mtime
+    added: list[SourceFile] = field(default_factory=list)
+    changed: list[SourceFile] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, SourceFile]] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def work(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.renamed)
+
+
+def make_plan(files: list[SourceFile], entries: dict[str, FileEntry]) -> Plan:
+    """Compare the vault with the manifest; a file is hashed only when its size or mtime moved."""
+    plan = Plan()
+    current = {f.source for f in files}
+    for f in files:
+        e = entries.get(f.source)
+        if e and e.size == f.size and e.mtime_ns == f.mtime_ns:
+            (plan.still_failed if e.error else plan.unchanged).append(f.source)
+            continue
+        try:
+            plan.hashes[f.source] = digest = sha256_file(f.path)
+        except OSError:
+            digest = ""
+        if e and digest == e.sha256 and not e.error:
+            plan.unchanged.append(f.source)
+            plan.touched[f.source] = f
+        elif e:
+            plan.changed.append(f)
+        else:
+            plan.added.append(f)
+    gone = [s for s in entries if s not in current]
+    by_hash = {entries[s].sha256: s for s in gone if not entries[s].error and entries[s].chunk_ids}
+    for f in list(plan.added):
+        old = by_hash.pop(plan.hashes.get(f.source, ""), None)
+        if old is not None:
+            plan.added.remove(f)
+            plan.renamed.append((old, f))
+    moved = {old for old, _ in plan.renamed}
+    plan.removed = [s for s in gone if s not in moved]
+    return plan
+
+
+class Indexer:
+    """Builds the pieces it needs only when there is work: no chromadb or torch for a no-change run."""
+
+    def __init__(self, settings: Settings, embedder=None, store=None, progress: Progress | None = None,
+                 log: Callable[[str], None] = lambda msg: None):
+        self.settings = settings
+        self._embedder = embedder
+        self._store = store
+        self.progress = progress or NoProgress()
+        self.log = log
+        self._chunker: Chunker | None = None
+
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.settings.index_dir).resolve()
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from .embedder import SentenceTransformerEmbedder
+
+            self._embedder = SentenceTransformerEmbedder(self.settings.embed_model)
+        return self._embedder
+
+    @property
+    def store(self):
+        if self._store is None:
+            from .store import ChromaStore
+
+            self._store = ChromaStore(self.index_dir, self.settings.chroma_host, self.settings.chroma_port)
+        return self._store
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            from .models import model_dir, window
+            from .tokens import TokenCounter
+
+            name = self.settings.embed_model
+            counter = TokenCounter(model_dir(name) / "tokenizer.json", window(name))
+            self._chunker = Chunker(counter, ChunkerConfig(self.settings.chunk_size, self.settings.chunk_overlap))
+        return self._chunker
+
+    def fingerprint(self) -> dict:
+        return {"format": mf.FORMAT, "embed_model": self.settings.embed_model, "chunker": CHUNKER_VERSION,
+                "chunk_size": self.settings.chunk_size, "chunk_overlap": self.settings.chunk_overlap,
+                "store": self.settings.store_mode}
+
+    def run(self, vault: Path | None = None, full: bool = False) -> IndexReport:
+        t0 = perf_counter()
+        vault = Path(vault or self.settings.notes_dir).expanduser().resolve()
+        if not vault.is_dir():
+            raise ConfigError(f"the vault {vault} is not a folder; set REREAD_NOTES_DIR in .env or pass --vault DIR")
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        report = IndexReport()
+        with WriterLock(self.index_dir, self.settings.lock_timeout):
+            files = discover(vault, exclude=[self.index_dir])
+            old = mf.load(self.index_dir)
+            reason = self._rebuild_reason(old, vault, full)
+            self._cleanup(old)
+            if reason:
+                report.messages.append(reason)
+                self.log(reason)
+                self._rebuild(vault, files, old, report)
+            else:
+                self._update(vault, files, old, report)
+        report.seconds = perf_counter() - t0
+        return report
+
+    def _rebuild_reason(self, old: Manifest | None, vault: Path, full: bool) -> str:
+        if old is None:
+            return ""
+        if full:
+            return "full rebuild requested: re-embedding every file"
+        if old.fingerprint != self.fingerprint():
+            diff = {k: (old.fingerprint.get(k), v) for k, v in self.fingerprint().items()
+                    if old.fingerprint.get(k) != v}
+            what = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in diff.items())
+            return f"the index was built with other settings ({what}): rebuilding it cleanly"
+        if old.vault != str(vault):
+            return f"the index held the vault {old.vault}; rebuilding it for {vault}"
+        return ""
+
+    def _cleanup(self, old: Manifest | None) -> None:
+        """Repair what a killed run left: an unfinished rebuild, or Chroma ahead of the manifest."""
+        building = self.index_dir / mf.BUILDING
+        if building.exists():
+            stale = mf.load(self.index_dir, mf.BUILDING)
+            if stale and (old is None or stale.collection != old.collection):
+                self.store.drop(stale.collection)
+            building.unlink()
+        if (self.index_dir / mf.DIRTY).exists() and old is not None:
+            for name in self.store.names():
+                if name != old.collection:
+                    self.store.drop(name)
+            present = self.store.ids(old.collection)
+            expected = {i for e in old.files.values() for i in e.chunk_ids}
+            self.store.delete(old.collection, sorted(present - expected))
+            for entry in old.files.values():
+                if not set(entry.chunk_ids) <= present:
+                    entry.sha256, entry.size = "", -1  # forces a re-read and re-embed
+            mf.save(self.index_dir, old)
+            (self.index_dir / mf.DIRTY).unlink()
+
+    def _stamp(self, m: Manifest) -> None:
+        m.last_indexed = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+    def _update(self, vault: Path, files: list[SourceFile], m: Manifest | None, report: IndexReport) -> None:
+        if m is None:
+            self._rebuild(vault, files, None, report)
+            return
+        plan = make_plan(files, m.files)
+        report.unchanged = len(plan.unchanged)
+        report.failed += [{"source": s, "error": m.files[s].error or ""} for s in plan.still_failed]
+        for s, f in plan.touched.items():
+            m.files[s].mtime_ns, m.files[s].size = f.mtime_ns, f.size
+        if plan.work:
+            dirty = self.index_dir / mf.DIRTY
+            dirty.touch()
+            self.progress.start(len(plan.added) + len(plan.changed) + len(plan.renamed), "indexing")
+            for s in plan.removed:
+                self.store.delete(m.collection, m.files.pop(s).chunk_ids)
+            report.removed = len(plan.removed)
+            jobs = [(f, m.files.get(f.source), False) for f in plan.changed + plan.added]
+            jobs += [(f, m.files.pop(old), True) for old, f in plan.renamed]
+            for i in range(0, len(jobs), BATCH_FILES):
+                self._process(jobs[i:i + BATCH_FILES], m, m.collection, plan.hashes, report)
+                self._stamp(m)
+                mf.save(self.index_dir, m)
+            self.progress.finish()
+            report.added = sum(1 for f in plan.added if not m.files[f.source].error)
+            report.updated = sum(1 for f in plan.changed if not m.files[f.source].error)
+            report.renamed = sum(1 for _, f in plan.renamed if not m.files[f.source].error)
+            dirty.unlink()
+        elif plan.touched or plan.still_failed:
+            mf.save(self.index_dir, m)
+        report.chunks = m.chunks
+
+    def _rebuild(self, vault: Path, files: list[SourceFile], old: Manifest | None, report: IndexReport) -> None:
+        tag = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+        m = Manifest(self.fingerprint(), str(vault), self.store.new_name(tag))
+        mf.save(self.index_dir, m, mf.BUILDING)
+        self.progress.start(len(files), "indexing")
+        hashes: dict[str, str] = {}
+        jobs = [(f, None, False) for f in files]
+        for i in range(0, len(jobs), BATCH_FILES):
+            self._process(jobs[i:i + BATCH_FILES], m, m.collection, hashes, report)
+        self.progress.finish()
+        report.added = sum(1 for e in m.files.values() if not e.error)
+        report.removed = len(set(old.files) - set(m.files)) if old else 0
+        report.chunks = m.chunks
+        self._stamp(m)
+        mf.save(self.index_dir, m)
+        (self.index_dir / mf.BUILDING).unlink(missing_ok=True)
+        if old is not None and old.collection != m.collection:
+            self.store.drop(old.collection)
+
+    def _process(self, jobs: list[tuple[SourceFile, FileEntry | None, bool]], m: Manifest, collection: str,
+                 hashes: dict[str, str], report: IndexReport) -> None:
+        """Parse, chunk, embed (reusing stored vectors where the text is the same) and write a batch."""
+        from .sources import parse_source
+
+        max_bytes = int(self.settings.max_file_mb * 1e6)
+        landed: list[tuple[SourceFile, FileEntry | None, bool, list[Chunk], str, list[str], str | None]] = []
+        for f, prev, moved in jobs:
+            digest = hashes.get(f.source) or sha256_file(f.path)
+            try:
+                doc = parse_source(f.source, f.path, max_bytes)
+                chunks = self.chunker.chunk(doc)
+                if not chunks:
+                    raise UnreadableFile(f.source, "no text to index")
+            except UnreadableFile as e:
+                report.failed.append({"source": f.source, "error": e.reason})
+                if prev is not None and prev.chunk_ids:
+                    self.store.delete(collection, prev.chunk_ids)
+                m.files[f.source] = FileEntry(f.source, "pdf" if f.path.suffix.lower() == ".pdf" else "note",
+                                              f.size, f.mtime_ns, digest, [], error=e.reason)
+                self.progress.advance()
+                continue
+            for w in doc.warnings:
+                report.warnings.append({"source": f.source, "warning": w})
+            landed.append((f, prev, moved, chunks, digest, doc.warnings, doc.metadata.get("encoding")))
+
+        old_ids = [i for _, prev, *_ in landed if prev for i in prev.chunk_ids]
+        stored = self._stored(collection, old_ids)
+        all_chunks: list[Chunk] = []
+        vectors: list[list[float] | None] = []
+        for _, _, moved, chunks, *_ in landed:
+            for c in chunks:
+                text_hash = hashlib.sha256(c.embed_text.encode()).hexdigest()[:16]
+                hit = stored.get(c.text)
+                all_chunks.append(c)
+                vectors.append(hit[0] if hit and (moved or hit[1] == text_hash) else None)
+        todo = [i for i, v in enumerate(vectors) if v is None]
+        for i, v in zip(todo, self.embedder.embed([all_chunks[i].embed_text for i in todo]) if todo else [],
+                        strict=True):
+            vectors[i] = v
+        self.store.add(collection, all_chunks, vectors)  # type: ignore[arg-type]
+        for f, prev, _, chunks, digest, warnings, encoding in landed:
+            new_ids = [c.id for c in chunks]
+            if prev is not None:
+                self.store.delete(collection, sorted(set(prev.chunk_ids) - set(new_ids)))
+            m.files[f.source] = FileEntry(f.source, chunks[0].kind, f.size, f.mtime_ns, digest, new_ids,
+                                          encoding, list(warnings))
+            self.progress.advance()
+
+    def _stored(self, collection: str, ids: list[str]) -> dict[str, tuple[list[float], str]]:
+        """Vectors already in the store for these chunk ids, keyed by their display text."""
+        if not ids:
+            return {}
+        got = self.store.texts_and_vectors(collection, ids)
+        return {text: (vec, h) for text, vec, h in got}

@@ -1,0 +1,84 @@
+"""What is indexed, beside the index: per file its stat, hash and chunk ids; written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import IndexMismatch
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+BUILDING = "manifest.building.json"
+DIRTY = "dirty"
+
+
+@dataclass
+class FileEntry:
+    source: str
+    kind: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    chunk_ids: list[str]
+    encoding: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None  # why the file did not land; kept so an unchanged bad file is not re-read
+
+
+@dataclass
+class Manifest:
+    fingerprint: dict
+    vault: str
+    collection: str
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    last_indexed: str = ""
+    format: int = FORMAT
+
+    @property
+    def chunks(self) -> int:
+        return sum(len(f.chunk_ids) for f in self.files.values())
+
+    def to_json(self) -> dict:
+        return {"format": self.format, "fingerprint": self.fingerprint, "vault": self.vault,
+                "collection": self.collection, "last_indexed": self.last_indexed,
+                "files": {k: asdict(v) for k, v in sorted(self.files.items())}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Manifest:
+        return cls(fingerprint=data["fingerprint"], vault=data["vault"], collection=data["collection"],
+                   files={k: FileEntry(**v) for k, v in data.get("files", {}).items()},
+                   last_indexed=data.get("last_indexed", ""), format=data.get("format", 0))
+
+
+def load(index_dir: Path, name: str = MANIFEST) -> Manifest | None:
+    path = Path(index_dir) / name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise IndexMismatch(f"{path} is unreadable ({e}); run `reread index --full` to rebuild") from None
+    try:
+        return Manifest.from_json(data)
+    except (KeyError, TypeError) as e:
+        raise IndexMismatch(f"{path} has an unknown layout ({e}); run `reread index --full`") from None
+
+
+def save(index_dir: Path, manifest: Manifest, name: str = MANIFEST) -> None:
+    """Write to a temporary file, fsync, rename: a reader or a crash sees the old or the new, never half."""
+    path = Path(index_dir) / name
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest.to_json(), f, ensure_ascii=False, separators=(",", ":"))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(index_dir, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,126 @@
+"""Chroma behind llama-index's ChromaVectorStore: embedded on disk, or a Chroma server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .errors import RereadError
+from .types import Chunk
+
+PREFIX = "reread"
+
+
+def _flat(chunk: Chunk) -> dict[str, Any]:
+    m = chunk.metadata
+    return {"source": chunk.source, "kind": chunk.kind, "title": chunk.title, "heading": chunk.heading,
+            "page": chunk.page or 0, "start": chunk.start, "end": chunk.end,
+            "tags": ",".join(m.get("tags") or []), "author": m.get("author") or "",
+            "has_highlights": bool(m.get("highlights")), "highlights": json.dumps(m.get("highlights") or []),
+            "frontmatter": json.dumps(m.get("frontmatter") or {}, ensure_ascii=False),
+            "embed_hash": hashlib.sha256(chunk.embed_text.encode()).hexdigest()[:16]}
+
+
+def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    metadata: dict[str, Any] = {"tags": [t for t in str(meta.get("tags") or "").split(",") if t],
+                                "highlights": json.loads(meta.get("highlights") or "[]"),
+                                "frontmatter": json.loads(meta.get("frontmatter") or "{}")}
+    if meta.get("author"):
+        metadata["author"] = meta["author"]
+    return Chunk(id=chunk_id, source=meta["source"], kind=meta["kind"], title=meta.get("title", ""),
+                 heading=meta.get("heading", ""), page=int(meta.get("page") or 0) or None,
+                 start=int(meta["start"]), end=int(meta["end"]), text=text, metadata=metadata)
+
+
+class ChromaStore:
+    """One reread index in Chroma. Collections are generations: a full rebuild fills a new one."""
+
+    def __init__(self, index_dir: Path, host: str | None = None, port: int = 8000):
+        self.index_dir = Path(index_dir)
+        self.host, self.port = host, port
+        self.prefix = f"{PREFIX}-{hashlib.sha1(str(self.index_dir.resolve()).encode()).hexdigest()[:10]}"
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            cfg = ChromaSettings(anonymized_telemetry=False)
+            try:
+                if self.host:
+                    self._client = chromadb.HttpClient(host=self.host, port=self.port, settings=cfg)
+                    self._client.heartbeat()
+                else:
+                    self._client = chromadb.PersistentClient(path=str(self.index_dir / "chroma"), settings=cfg)
+            except Exception as e:  # chromadb raises plain ValueError/ConnectionError variants
+                where = f"the Chroma server at {self.host}:{self.port}" if self.host else self.index_dir / "chroma"
+                raise RereadError(f"cannot open {where} ({e}); check REREAD_CHROMA_HOST/PORT or run "
+                                  "`reread index --full` to rebuild") from None
+        return self._client
+
+    def new_name(self, tag: str) -> str:
+        return f"{self.prefix}-{tag}"
+
+    def _collection(self, name: str):
+        return self.client.get_or_create_collection(name, configuration={"hnsw": {"space": "cosine"}})
+
+    def _vector_store(self, name: str):
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self._collection(name))
+
+    def add(self, name: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        if not chunks:
+            return
+        from llama_index.core.schema import TextNode
+
+        ids = [c.id for c in chunks]
+        self.delete(name, ids)  # add is not an upsert; re-adding after a crash must not fail or double
+        nodes = [TextNode(id_=c.id, text=c.text, embedding=v, metadata=_flat(c), start_char_idx=c.start,
+                          end_char_idx=c.end, excluded_embed_metadata_keys=list(_flat(c)))
+                 for c, v in zip(chunks, vectors, strict=True)]
+        self._vector_store(name).add(nodes)
+
+    def delete(self, name: str, ids: list[str]) -> None:
+        col = self._collection(name)
+        for i in range(0, len(ids), 5000):
+            col.delete(ids=ids[i:i + 5000])
+
+    def texts_and_vectors(self, name: str, ids: list[str]) -> list[tuple[str, list[float], str]]:
+        """(display text, vector, embed-text hash) of stored chunks: to move or keep them without re-embedding."""
+        if not ids:
+            return []
+        got = self._collection(name).get(ids=ids, include=["embeddings", "metadatas", "documents"])
+        return [(d or "", list(map(float, e)), (m or {}).get("embed_hash", ""))
+                for d, e, m in zip(got["documents"], got["embeddings"], got["metadatas"], strict=True)]
+
+    def ids(self, name: str) -> set[str]:
+        return set(self._collection(name).get(include=[])["ids"])
+
+    def count(self, name: str) -> int:
+        return self._collection(name).count()
+
+    def names(self) -> list[str]:
+        return [c if isinstance(c, str) else c.name for c in self.client.list_collections()
+                if (c if isinstance(c, str) else c.name).startswith(self.prefix)]
+
+    def drop(self, name: str) -> None:
+        try:
+            self.client.delete_collection(name)
+        except Exception:  # already gone
+            pass
+
+    def query(self, name: str, vector: list[float], k: int) -> list[tuple[Chunk, float]]:
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        result = self._vector_store(name).query(VectorStoreQuery(query_embedding=vector, similarity_top_k=k))
+        out = []
+        for node, sim in zip(result.nodes, result.similarities or [], strict=False):
+            cosine = 1.0 + math.log(sim) if sim > 0 else -1.0  # llama-index reports exp(-distance)
+            out.append((chunk_from(node.node_id, node.get_content(), node.metadata), cosine))
+        return out
