@@ -1,0 +1,149 @@
+"""The `reread` command line. Each command parses options, calls the facade, and prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ingest.errors import RereadError
+from ingest.settings import Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="reread: ask your reading notes, with citations that open the exact passage.")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
+KOpt = Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=100, help="How many passages to retrieve.")]
+
+
+def _emit(obj, as_json: bool, text: str) -> None:
+    print(json.dumps(obj, ensure_ascii=False) if as_json else text, flush=True)
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _assistant(settings: Settings | None = None):
+    from .facade import Assistant
+
+    return Assistant(settings or load_settings())
+
+
+def _lines(arg: str) -> list[str]:
+    return [ln.strip() for ln in sys.stdin if ln.strip()] if arg == "-" else [arg]
+
+
+@app.command()
+def index(vault: Annotated[Path | None, typer.Option(help="The vault root (default REREAD_NOTES_DIR).")] = None,
+          full: Annotated[bool, typer.Option("--full", help="Rebuild everything from scratch.")] = False,
+          watch: Annotated[bool, typer.Option("--watch", help="Re-index as notes are saved, until Ctrl-C.")] = False,
+          as_json: JsonOpt = False) -> None:
+    """Index the vault: only what changed since the last run."""
+    from ingest.progress import RichProgress
+
+    from .render import report_text
+
+    assistant = _assistant(load_settings(notes_dir=vault))
+    progress = None if as_json or not sys.stderr.isatty() else RichProgress()
+
+    def once(full_run: bool) -> int:
+        report = assistant.index(full=full_run, progress=progress, log=_err)
+        _emit(report.to_json(), as_json, report_text(report))
+        return 2 if report.failed else 0
+
+    code = once(full)
+    if watch:
+        from .watch import watch_vault
+
+        watch_vault(Path(assistant.settings.notes_dir), assistant.index_dir, lambda: once(False), _err)
+    raise typer.Exit(code)
+
+
+@app.command()
+def search(query: Annotated[str, typer.Argument(help='The query, or "-" to read one per line from stdin.')],
+           k: KOpt = None, as_json: JsonOpt = False) -> None:
+    """The passages closest to QUERY."""
+    from .render import hits_text
+
+    assistant = _assistant()
+    for q in _lines(query):
+        hits = assistant.search(q, k)
+        _emit({"query": q, "hits": [h.to_json() for h in hits]}, as_json, hits_text(q, hits))
+
+
+@app.command()
+def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to read one per line from stdin.')],
+        k: KOpt = None,
+        backend: Annotated[str | None, typer.Option(
+            help="auto | openai | extractive (default REREAD_BACKEND)")] = None,
+        export: Annotated[Path | None, typer.Option(help="Also write the answer as a markdown note.")] = None,
+        as_json: JsonOpt = False) -> None:
+    """Answer QUESTION from the notes, with citations."""
+    from .facade import BACKENDS, Answer
+    from .render import answer_markdown, answer_text
+
+    if backend is not None and backend not in BACKENDS:
+        raise typer.BadParameter(f"{backend!r} is not one of {', '.join(BACKENDS)}", param_hint="--backend")
+    assistant = _assistant()
+    exported = []
+    for q in _lines(question):
+        if as_json:
+            answer = assistant.ask(q, k, backend)
+        else:
+            answer = None
+            for part in assistant.ask_stream(q, k, backend):
+                if isinstance(part, Answer):
+                    answer = part
+            assert answer is not None
+        _emit(answer.to_json(), as_json, answer_text(answer))
+        exported.append(answer_markdown(answer))
+    if export:
+        export.parent.mkdir(parents=True, exist_ok=True)
+        export.write_text("\n\n".join(exported), encoding="utf-8")
+        _err(f"exported to {export}")
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """What is indexed, with which model, where."""
+    s = _assistant().status()
+    _emit(s, as_json, "\n".join(f"{k}: {v}" for k, v in s.items()))
+
+
+@app.command(name="eval")
+def evaluate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A QA file, JSON lines.")],
+             k: KOpt = None, as_json: JsonOpt = False) -> None:
+    """Retrieval and answer metrics on a QA file."""
+    from .evaluate import evaluate as run_eval
+
+    result = run_eval(_assistant(), file, k)
+    _emit(result, as_json, json.dumps(result, indent=2))
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="The port to serve on.")] = 8501) -> None:
+    """Start the Streamlit chat."""
+    import importlib.util
+    import subprocess
+
+    load_settings()  # a bad setting fails here, in one line
+    spec = importlib.util.find_spec("ui.app")
+    if spec is None or spec.origin is None:
+        raise RereadError("the ui package is not installed; run `pip install -e .` in the project")
+    cmd = [sys.executable, "-m", "streamlit", "run", spec.origin, "--server.port", str(port),
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(cmd))
+
+
+def main() -> None:
+    try:
+        app()
+    except RereadError as e:
+        _err(f"error: {e}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

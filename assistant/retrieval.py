@@ -1,0 +1,11 @@
+"""Dense retrieval over the index's current collection."""
+
+from __future__ import annotations
+
+from ingest.types import Hit
+
+
+def dense_search(store, embedder, collection: str, query: str, k: int) -> list[Hit]:
+    vector = embedder.embed([query])[0]
+    found = store.query(collection, vector, k)
+    return [Hit(chunk=c, rank=i, score=s) for i, (c, s) in enumerate(found, start=1)]
