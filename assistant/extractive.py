@@ -15,7 +15,7 @@ NOT_FOUND = "Your notes don't seem to answer this."
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, embedder, max_sentences: int = 3, threshold: float = 0.4, spread: float = 0.12):
+    def __init__(self, embedder, max_sentences: int = 3, threshold: float = 0.45, spread: float = 0.12):
         self.embedder = embedder
         self.max_sentences = max_sentences
         self.threshold = threshold  # below this the notes do not hold the answer
@@ -33,11 +33,13 @@ class ExtractiveAnswerer:
         vecs = np.asarray(self.embedder.embed([question] + [t for _, _, t in cands]))
         sims = vecs[1:] @ vecs[0]
         q = words(question)
-        scores = [float(s) + 0.15 * (len(q & words(t)) / max(1, len(q))) + 0.03 * h.score
-                  for s, (h, _, t) in zip(sims, cands, strict=True)]
+        overlap = [len(q & words(t)) / max(1, len(q)) for _, _, t in cands]
+        scores = [float(s) + 0.15 * o + 0.03 * h.score - (0.08 if len(words(t)) < 5 else 0.0)
+                  for s, o, (h, _, t) in zip(sims, overlap, cands, strict=True)]
         order = sorted(range(len(cands)), key=lambda i: -scores[i])
         best = scores[order[0]]
-        if best < self.threshold:
+        # a sentence that only sounds related (no shared word, middling similarity) is not an answer
+        if best < self.threshold or (not overlap[order[0]] and sims[order[0]] < 0.6):
             return Answer(question, NOT_FOUND, [], self.name, False)
         chosen: list[int] = []
         for i in order:

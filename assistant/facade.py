@@ -26,6 +26,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder=None, store=None, llm=None):
         self.settings = settings
         self._embedder, self._store, self._llm = embedder, store, llm
+        self._seen: str | None = None
 
     @property
     def index_dir(self) -> Path:
@@ -69,8 +70,29 @@ class Assistant:
         return m
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
-        collection = self.manifest().collection
-        return dense_search(self.store, self.embedder, collection, query, k or self.settings.top_k)
+        m = self.manifest()
+        if m.last_indexed != self._seen:
+            if self._seen is not None and self._store is not None:
+                self._store.reopen()  # the index changed since we last read it, maybe by another process
+            self._seen = m.last_indexed
+        return dense_search(self.store, self.embedder, m.collection, query, k or self.settings.top_k)
+
+    def passage(self, citation, context: int = 400) -> tuple[str, str, str]:
+        """(before, quote, after) around a citation, read from the source as it was indexed."""
+        m = self.manifest()
+        path = Path(m.vault) / citation.source
+        entry = m.files.get(citation.source)
+        if citation.page:
+            from pypdf import PdfReader
+
+            reader = PdfReader(path)
+            if reader.is_encrypted:
+                reader.decrypt("")
+            text = reader.pages[citation.page - 1].extract_text()
+        else:
+            text = path.read_bytes().decode((entry.encoding if entry else None) or "utf-8", errors="replace")
+        s, e = citation.start, citation.end
+        return text[max(0, s - context):s], text[s:e], text[e:e + context]
 
     def backend(self, name: str | None = None) -> str:
         name = name or self.settings.backend

@@ -63,6 +63,15 @@ class ChromaStore:
                                   "`reread index --full` to rebuild") from None
         return self._client
 
+    def reopen(self) -> None:
+        """Forget cached state: a long-lived reader must reopen to see what another process wrote
+        (Chroma keeps each collection's vector index in memory, per process)."""
+        if self._client is not None and not self.host:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        self._client = None
+
     def new_name(self, tag: str) -> str:
         return f"{self.prefix}-{tag}"
 

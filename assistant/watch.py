@@ -1,0 +1,30 @@
+"""`reread index --watch`: re-index when notes are saved, debounced, until Ctrl-C."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.discover import IGNORE_FILE
+from ingest.sources import NOTE_SUFFIXES, PDF_SUFFIXES
+
+
+def relevant(path: Path, index_dir: Path) -> bool:
+    if index_dir in path.parents or any(p.startswith(".") for p in path.parts[-6:-1]):
+        return False
+    return path.name == IGNORE_FILE or path.suffix.lower() in NOTE_SUFFIXES | PDF_SUFFIXES
+
+
+def watch_vault(vault: Path, index_dir: Path, reindex: Callable[[], int], log: Callable[[str], None],
+                debounce_ms: int = 800, stop_event=None) -> None:
+    from watchfiles import watch
+
+    vault, index_dir = vault.resolve(), index_dir.resolve()
+    log(f"watching {vault} for changes (Ctrl-C to stop)")
+    try:
+        for changes in watch(vault, debounce=debounce_ms, step=100, stop_event=stop_event,
+                             watch_filter=lambda _change, p: relevant(Path(p), index_dir)):
+            if changes:
+                reindex()
+    except KeyboardInterrupt:
+        log("stopped watching")

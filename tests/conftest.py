@@ -1,0 +1,64 @@
+"""Fixtures: small vaults in tmp_path, real settings, the real MiniLM loaded once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_NOTES = ROOT / "data" / "notes"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No .env, REREAD_* or OPENAI_* of the developer's leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith(("REREAD_", "OPENAI_")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="")
+    return root
+
+
+@pytest.fixture
+def vault(tmp_path) -> Path:
+    """A copy of the sample vault's five seed notes."""
+    return write_vault(tmp_path / "vault", {f"notes/{p.name}": p.read_bytes() for p in sorted(SAMPLE_NOTES.glob("*.md"))})
+
+
+@pytest.fixture
+def settings(tmp_path, vault) -> Settings:
+    return Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive", lock_timeout=0)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real bundled all-MiniLM-L6-v2, loaded once."""
+    from ingest.embedder import SentenceTransformerEmbedder
+
+    e = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    e.embed(["warm up"])
+    return e
+
+
+@pytest.fixture
+def assistant(settings, embedder):
+    from assistant.facade import Assistant
+
+    return Assistant(settings, embedder=embedder)

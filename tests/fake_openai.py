@@ -1,0 +1,164 @@
+"""A real OpenAI-compatible HTTP server on loopback, for tests: scripted replies, every request recorded.
+
+    with FakeOpenAI() as server:
+        server.reply("Tokens are pieces of text [1].")
+        settings = settings.model_copy(update={"openai_base_url": server.base_url})
+        ...
+        assert server.requests[-1].body["messages"][0]["role"] == "system"
+
+It serves POST /v1/chat/completions, non-streaming (one chat.completion JSON) and streaming
+(`"stream": true` -> text/event-stream `data: {chat.completion.chunk}` events, then `data: [DONE]`).
+Nothing is mocked: the real `openai` client talks HTTP to it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """What the server answers: the assistant's text, or an HTTP error status with an OpenAI-style error body."""
+
+    text: str = "NOT_FOUND"
+    status: int = 200
+    chunk_chars: int = 6  # a streamed reply is cut into deltas of this many characters
+
+
+@dataclass
+class Request:
+    """One request the server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # the decoded JSON body, or None
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return (self.body or {}).get("messages", [])
+
+    def content(self, role: str) -> str:
+        """The content of the first message with this role ("" if none)."""
+        return next((m.get("content") or "" for m in self.messages if m.get("role") == role), "")
+
+
+@dataclass
+class FakeOpenAI:
+    """Start with `with FakeOpenAI() as server:`; `server.base_url` ends in /v1 like OPENAI_BASE_URL."""
+
+    host: str = "127.0.0.1"
+    requests: list[Request] = field(default_factory=list)
+    _reply: Reply = field(default_factory=Reply)
+
+    def reply(self, text: str = "NOT_FOUND", status: int = 200, chunk_chars: int = 6) -> None:
+        """Answer every following request with this text (or this HTTP error status)."""
+        self._reply = Reply(text, status, chunk_chars)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def chat_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.path.rstrip("/").endswith("/chat/completions")]
+
+    def __enter__(self) -> FakeOpenAI:
+        self._httpd = ThreadingHTTPServer((self.host, 0), _handler(self))
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def closed_port_url(host: str = "127.0.0.1") -> str:
+    """A base URL where nothing listens (a port just bound and released)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    return f"http://{host}:{port}/v1"
+
+
+def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args) -> None:  # keep pytest output clean
+            pass
+
+        def _record(self) -> Request:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            server.requests.append(req)
+            return req
+
+        def _json(self, status: int, obj: Any) -> None:
+            data = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._record()
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
+
+        def do_POST(self) -> None:
+            req = self._record()
+            if not req.path.rstrip("/").endswith("/chat/completions"):
+                return self._json(404, {"error": {"message": f"no route {req.path}", "type": "invalid_request_error"}})
+            reply = server._reply
+            if reply.status != 200:
+                return self._json(reply.status, {"error": {"message": f"scripted failure {reply.status}",
+                                                           "type": "server_error", "code": None}})
+            model = (req.body or {}).get("model", "fake-model")
+            if (req.body or {}).get("stream"):
+                return self._stream(reply, model)
+            self._json(200, {
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                             "message": {"role": "assistant", "content": reply.text}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            })
+
+        def _stream(self, reply: Reply, model: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+
+            def chunk(delta: dict, finish: str | None = None) -> bytes:
+                obj = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
+                       "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+            self.wfile.write(chunk({"role": "assistant", "content": ""}))
+            n = max(1, reply.chunk_chars)
+            for i in range(0, len(reply.text), n):
+                self.wfile.write(chunk({"content": reply.text[i:i + n]}))
+                self.wfile.flush()
+            self.wfile.write(chunk({}, "stop"))
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+    return Handler

@@ -1,0 +1,416 @@
+"""Sections -> chunks: exact offsets, breadcrumbs, sentence-aware packing, overlap, the model's window."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest.chunker import Chunker, ChunkerConfig, chunk_id, embed_view, header
+from ingest.markdown import parse_markdown
+from ingest.models import WINDOW, model_dir
+from ingest.sources import parse_source
+from ingest.spans import units
+from ingest.tokens import TokenCounter
+from ingest.types import Chunk, ParsedDocument
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLE_NOTES = sorted((ROOT / "data" / "notes").glob("*.md"))
+TOKENIZER_JSON = model_dir("all-MiniLM-L6-v2") / "tokenizer.json"
+
+
+@functools.cache
+def counter() -> TokenCounter:
+    return TokenCounter(TOKENIZER_JSON, WINDOW)
+
+
+@functools.cache
+def _model_tokenizer():
+    """The model's tokenizer as the model uses it, minus the bundled file's truncation and padding at 128."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(TOKENIZER_JSON))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def model_tokens(text: str) -> int:
+    """Word pieces the model reads for text, [CLS] and [SEP] included."""
+    return len(_model_tokenizer().encode(text, add_special_tokens=True).ids)
+
+
+def chunk_note(raw: str, source: str = "notes/n.md", size: int = 200, overlap: int = 40
+               ) -> tuple[ParsedDocument, list[Chunk]]:
+    doc = parse_markdown(source, raw)
+    return doc, Chunker(counter(), ChunkerConfig(size, overlap)).chunk(doc)
+
+
+def sentences_about(topic: str, n: int) -> str:
+    return " ".join(f"Sentence {i} says something about {topic} in a handful of words." for i in range(n))
+
+
+def assert_invariants(doc: ParsedDocument, chunks: list[Chunk]) -> None:
+    """The contract every chunk of every document keeps (DESIGN.md: offsets invariant, window)."""
+    for c in chunks:
+        text = doc.texts[c.page]
+        assert text[c.start:c.end] == c.text
+        assert 0 <= c.start < c.end <= len(text)
+        assert any(s.page == c.page and s.heading == c.heading and s.start <= c.start and c.end <= s.end
+                   for s in doc.sections), "a chunk left its section"
+        assert model_tokens(c.embed_text) <= WINDOW
+        hdr = header(doc.title, c.heading)
+        assert c.embed_text.startswith(hdr) or hdr.startswith(c.embed_text)
+        assert hdr not in c.text or hdr in text
+
+
+# --- the offsets invariant on real notes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SAMPLE_NOTES, ids=lambda p: p.name)
+def test_sample_vault_notes_keep_offsets_and_window(path):
+    """The shipped sample vault must index cleanly: every chunk is raw[start:end] and fits the model."""
+    doc = parse_source(f"notes/{path.name}", path, 20_000_000)
+    chunks = Chunker(counter(), ChunkerConfig()).chunk(doc)
+    assert chunks
+    assert_invariants(doc, chunks)
+
+
+def test_corpus_note_offsets_refer_to_the_raw_file_bytes():
+    """Offsets index the file's bytes decoded as UTF-8, not a cleaned or normalised copy."""
+    path = DATA / "obsidian-note.md"
+    doc = parse_source("obsidian-note.md", path, 1_000_000)
+    raw = path.read_bytes().decode("utf-8")
+    chunks = Chunker(counter(), ChunkerConfig()).chunk(doc)
+    assert chunks
+    for c in chunks:
+        assert raw[c.start:c.end] == c.text
+    assert_invariants(doc, chunks)
+
+
+# --- breadcrumbs and the context header -------------------------------------------------------------------------
+
+
+def test_chunk_carries_breadcrumb_and_note_title():
+    """Each chunk knows its note title and heading path, e.g. 'Chapter 1 > Self-supervision'."""
+    raw = "# Deep Learning\n\n## Chapter 1\n\n### Self-supervision\n\nLabels come from the data.\n"
+    doc, chunks = chunk_note(raw)
+    assert [(c.title, c.heading) for c in chunks] == [("Deep Learning", "Chapter 1 > Self-supervision")]
+
+
+def test_context_header_is_embedded_but_never_displayed():
+    """The model reads 'Title > Breadcrumb' first; the stored display text is the raw span only."""
+    raw = "# Deep Learning\n\n## Chapter 1\n\nLabels come from the data.\n"
+    _, [c] = chunk_note(raw)
+    assert c.embed_text == "Deep Learning > Chapter 1\nLabels come from the data."
+    assert c.text == "Labels come from the data."
+    assert "Deep Learning" not in c.text
+
+
+def test_chunks_never_straddle_a_top_level_section():
+    """Two short parts would fit one chunk, but a chunk never mixes sections."""
+    raw = "---\ntitle: Book\n---\n# Part One\n\nFirst part text.\n\n# Part Two\n\nSecond part text.\n"
+    _, chunks = chunk_note(raw)
+    assert [(c.heading, c.text) for c in chunks] == [("Part One", "First part text."),
+                                                     ("Part Two", "Second part text.")]
+
+
+# --- sentence-aware packing and overlap -------------------------------------------------------------------------
+
+
+def _long_note(n: int = 60) -> str:
+    return "# Notes\n\n## Long section\n\n" + sentences_about("retrieval", n) + "\n"
+
+
+def test_long_section_splits_at_sentence_boundaries():
+    """Chunks begin and end on sentence boundaries, so a quote never starts mid-sentence."""
+    raw = _long_note()
+    doc, chunks = chunk_note(raw)
+    assert len(chunks) > 2
+    sec = doc.sections[-1]
+    starts = {u.start for u in units(raw, sec.start, sec.end)}
+    ends = {u.end for u in units(raw, sec.start, sec.end)}
+    for c in chunks:
+        assert c.start in starts and c.end in ends
+
+
+def test_prose_chunks_stay_within_the_chunk_size():
+    """chunk_size counts the embedded text with its header, in the model's own word pieces."""
+    _, chunks = chunk_note(_long_note(), size=120)
+    assert all(model_tokens(c.embed_text) <= 120 for c in chunks)
+
+
+def test_consecutive_chunks_overlap_by_a_few_whole_sentences():
+    """Small overlap: the next chunk repeats whole trailing sentences, at most chunk_overlap word pieces."""
+    raw = _long_note()
+    doc, chunks = chunk_note(raw, overlap=40)
+    sec = doc.sections[-1]
+    starts = {u.start for u in units(raw, sec.start, sec.end)}
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert b.start < a.end, "no overlap"
+        assert a.start < b.start, "the next chunk must move forward"
+        assert b.start in starts
+        assert counter().count(raw[b.start:a.end]) <= 40
+
+
+def test_zero_overlap_shares_no_text():
+    """chunk_overlap=0 gives back-to-back chunks."""
+    _, chunks = chunk_note(_long_note(), overlap=0)
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert b.start >= a.end
+
+
+@pytest.mark.xfail(reason="chunker._split_long calls re.finditer(pattern, text, start, end): the module function "
+                          "takes no pos/endpos, so any sentence over the budget raises TypeError", strict=True)
+def test_a_sentence_longer_than_the_budget_is_cut_at_word_boundaries():
+    """One giant run-on sentence still fits the window, and is cut between words, not inside one."""
+    words = " ".join(f"word{i}" for i in range(600))
+    raw = f"# Run-on\n\n{words}.\n"
+    doc, chunks = chunk_note(raw)
+    assert len(chunks) > 1
+    for c in chunks:
+        assert raw[c.start - 1] == " " or raw[c.start - 2:c.start] == "\n\n"
+        assert raw[c.end] in " .\n"
+        assert model_tokens(c.embed_text) <= 200
+    assert_invariants(doc, chunks)
+
+
+@pytest.mark.xfail(reason="chunker._pack sums per-sentence counts, which exclude the list markers ('1.', '- [ ]') "
+                          "that embed_view keeps, so the chunk overruns the window and counter.fit silently cuts it",
+                   strict=True)
+@pytest.mark.parametrize("item", ["{i}. go", "- [ ] task {i}", "- item{i}"])
+def test_a_long_list_is_embedded_in_full(item):
+    """Every word of a chunk's display text must reach the model; nothing may be cut silently by fit()."""
+    raw = "# Checklist\n\n" + "".join(item.format(i=i) + "\n" for i in range(1, 200))
+    doc, chunks = chunk_note(raw)
+    for c in chunks:
+        assert c.embed_text == header(doc.title, c.heading) + embed_view(c.text, "note")
+
+
+# --- code blocks ------------------------------------------------------------------------------------------------
+
+LONG_CODE = "```python\n" + "\n".join(f"value_{i} = compute(value_{i - 1}, step={i})" for i in range(1, 150)) + "\n```"
+
+
+def test_code_block_longer_than_the_window_is_one_display_chunk():
+    """A code block is never split for display; only its embedded text is cut to fit the window."""
+    raw = f"# Code\n\nSome intro.\n\n{LONG_CODE}\n\nAfter the code.\n"
+    doc, chunks = chunk_note(raw)
+    code = [c for c in chunks if "```" in c.text]
+    assert len(code) == 1
+    assert code[0].text == LONG_CODE
+    assert counter().count(code[0].text) > WINDOW
+    assert model_tokens(code[0].embed_text) <= WINDOW
+    assert_invariants(doc, chunks)
+
+
+def test_code_block_with_blank_lines_and_hashes_stays_whole():
+    """'# comment' lines and blank lines inside a fence neither start a section nor split the block."""
+    block = "```bash\n# install\npip install x\n\n# run\nx --help\n```"
+    _, chunks = chunk_note(f"## Setup\n\n{block}\n")
+    assert [(c.heading, c.text) for c in chunks] == [("Setup", block)]
+
+
+@pytest.mark.xfail(reason="embed_view runs clean_inline over code, whose EMPHASIS and EMBED patterns drop '**' "
+                          "and '<String>' and collapse indentation", strict=True)
+def test_code_block_embed_text_keeps_the_code():
+    """Code is kept whole: operators and generics in a fence are code, not markdown emphasis or HTML."""
+    block = "```java\nList<String> names = load(**kwargs);\n```"
+    _, [c] = chunk_note(f"## Snippet\n\n{block}\n")
+    assert "List<String>" in c.embed_text and "**kwargs" in c.embed_text
+
+
+# --- Obsidian syntax in chunks ----------------------------------------------------------------------------------
+
+
+def test_chunks_holding_highlights_are_flagged_in_metadata():
+    """==highlights== are kept in the text and listed in the chunk's metadata; other chunks list none."""
+    raw = "## A\n\nPlain text here.\n\n## B\n\nThis is ==the key idea== of the book.\n"
+    _, chunks = chunk_note(raw)
+    assert [(c.heading, c.metadata["highlights"]) for c in chunks] == [("A", []), ("B", ["the key idea"])]
+    assert "==the key idea==" in chunks[1].text
+    assert "the key idea" in chunks[1].embed_text and "==" not in chunks[1].embed_text
+
+
+@pytest.mark.xfail(reason="chunker.chunk looks for '==...==' inside each chunk's display text alone, so a "
+                          "highlight cut by a chunk boundary matches in neither chunk", strict=True)
+def test_a_highlight_cut_by_a_chunk_boundary_flags_both_chunks():
+    """A multi-sentence highlight may span two chunks; each chunk holding part of it is a highlight chunk."""
+    quote = "==The key claim is here. It spans two sentences. And a third one.=="
+    for k in range(10, 40):
+        raw = "# T\n\n" + sentences_about("filler", k) + " " + quote + " After.\n"
+        _, chunks = chunk_note(raw, overlap=0)
+        hs, he = raw.index(quote), raw.index(quote) + len(quote)
+        holding = [c for c in chunks if c.start < he and c.end > hs]
+        if len(holding) > 1:
+            break
+    else:
+        pytest.skip("no chunk boundary fell inside the highlight")
+    assert all(c.metadata["highlights"] for c in holding)
+
+
+def test_images_are_dropped_from_embedded_text_only():
+    """![[image.png]] and <img> carry no words: not embedded, but the display text is still the raw span."""
+    raw = '## Figures\n\nSee the plot ![[plot.png]] and <img src="a.png"> here.\n'
+    _, [c] = chunk_note(raw)
+    assert c.text == 'See the plot ![[plot.png]] and <img src="a.png"> here.'
+    assert c.embed_text.endswith("\nSee the plot and here.")
+
+
+def test_an_image_only_paragraph_makes_no_chunk():
+    """A paragraph that is only an embed has nothing to embed."""
+    _, chunks = chunk_note("## Figures\n\n![[plot.png]]\n\nReal text.\n")
+    assert [c.text for c in chunks] == ["Real text."]
+
+
+def test_wikilinks_and_callouts_read_as_text_in_the_embedding():
+    """[[target|alias]] reads as 'alias'; a callout's title stays as text."""
+    raw = "## Ideas\n\n> [!note] Key idea\n> Read [[Dark Matter|the dark matter post]] and [[SimCLR]].\n"
+    _, [c] = chunk_note(raw)
+    assert "Key idea" in c.embed_text
+    assert "Read the dark matter post and SimCLR." in c.embed_text
+    assert "[[" not in c.embed_text
+    assert c.text.startswith("Key idea")
+
+
+def test_chunk_metadata_carries_tags_author_and_front_matter():
+    """Filters and citations need the note's tags, author and front matter on every chunk."""
+    raw = "---\ntitle: T\nauthor: Ada\ntags: [ml]\n---\n## S\n\nText with #nlp.\n"
+    _, [c] = chunk_note(raw)
+    assert c.metadata["tags"] == ["ml", "nlp"]
+    assert c.metadata["author"] == "Ada"
+    assert c.metadata["frontmatter"] == {"title": "T", "author": "Ada", "tags": ["ml"]}
+
+
+def test_whitespace_only_sections_make_no_chunks():
+    """Headings with nothing under them produce no empty chunks."""
+    _, chunks = chunk_note("# A\n\n## B\n\n   \n\n## C\n\nText.\n")
+    assert [c.text for c in chunks] == ["Text."]
+
+
+# --- ids --------------------------------------------------------------------------------------------------------
+
+
+def test_chunk_ids_are_stable_and_repeated_text_gets_distinct_ids():
+    """Same source + same text + occurrence -> same id across runs; a repeated paragraph is a new occurrence."""
+    raw = "## A\n\nSame words.\n\n## B\n\nSame words.\n"
+    _, first = chunk_note(raw)
+    _, again = chunk_note(raw)
+    assert [c.id for c in first] == [c.id for c in again]
+    assert first[0].id != first[1].id
+    assert first[0].id == chunk_id("notes/n.md", "Same words.", 0)
+    assert first[1].id == chunk_id("notes/n.md", "Same words.", 1)
+
+
+def test_chunk_id_depends_on_the_source():
+    """Two notes with the same sentence keep separate ids in one index."""
+    _, [a] = chunk_note("Same words.\n", source="notes/a.md")
+    _, [b] = chunk_note("Same words.\n", source="notes/b.md")
+    assert a.id != b.id
+
+
+# --- the tokenizer ----------------------------------------------------------------------------------------------
+
+
+def test_token_counter_does_not_truncate_at_128():
+    """The bundled tokenizer.json truncates at 128; counting must see every word piece."""
+    text = " ".join(["word"] * 300)
+    assert counter().count(text) == 300
+    assert model_tokens(counter().fit(text)) == WINDOW
+
+
+def test_fit_leaves_short_text_alone():
+    """Text that fits is embedded as is."""
+    assert counter().fit("short text") == "short text"
+
+
+def test_chunking_needs_only_the_tokenizer_not_torch():
+    """Chunking runs without torch or sentence-transformers (a light, no-change index run relies on it)."""
+    code = ("import sys\n"
+            "from ingest.chunker import Chunker, ChunkerConfig\n"
+            "from ingest.markdown import parse_markdown\n"
+            "from ingest.models import model_dir\n"
+            "from ingest.tokens import TokenCounter\n"
+            "c = Chunker(TokenCounter(model_dir('all-MiniLM-L6-v2') / 'tokenizer.json', 256), ChunkerConfig())\n"
+            "assert c.chunk(parse_markdown('n.md', '# T\\n\\nHello world.\\n'))\n"
+            "heavy = [m for m in ('torch', 'sentence_transformers', 'chromadb', 'llama_index') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+# --- properties -------------------------------------------------------------------------------------------------
+
+WORDS = [
+    "alpha", "Beta", "self-supervision", "naïve", "Ünïcödé", "日本語のテキスト", "emoji🙂", "ﬁne", "İstanbul", "straße",
+    "e.g.", "Dr.", "3.14", "2024.", "x", "**bold**", "_it_", "`code`", "#tag", "#nested/tag", "C#", "[[Link]]",
+    "[[Target|alias]]", "[[note#Head]]", "[[#Local]]", "==highlight==", "==", "![[img.png]]", "<img src='x.png'>",
+    "<b>", "[md](http://x.org/a)", "http://a.org/#b", "...", "?", "!", "…", "—", "\u200b", "\u00a0", "\t", "“curly”",
+    "(paren)", "[!note]", "---", "|", "&#35;", "\\", "*",
+]
+_word = st.one_of(st.sampled_from(WORDS),
+                  st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\n\r"), min_size=1,
+                          max_size=12))
+_sentence = st.builds(lambda ws, end: " ".join(ws) + end, st.lists(_word, min_size=1, max_size=14),
+                      st.sampled_from(["", ".", "!", "?", ".”", "…"]))
+_line = st.one_of(
+    st.lists(_sentence, min_size=1, max_size=4).map(" ".join),  # paragraph line
+    st.builds(lambda n, sp, s: "#" * n + sp + s, st.integers(1, 6), st.sampled_from([" ", "\t"]), _sentence),
+    st.builds(lambda m, s: m + s, st.sampled_from(["- ", "* ", "  - ", "1. ", "12) ", "- [ ] ", "- [x] "]), _sentence),
+    st.builds(lambda m, s: m + s, st.sampled_from(["> ", ">", "> > ", "> [!note] ", "> [!quote]- "]), _sentence),
+    st.sampled_from(["```", "```python", "~~~", "````", "   ```", "", "", " ", "---", "***", "| a | b |",
+                     "    indented code", "![[image.png]]", '<img src="a.png">', "==a long highlight. Two.=="]),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=60),  # anything at all
+)
+_front = st.sampled_from([
+    "", "", "", "---\ntitle: A Title\nauthor: Ada\ntags: [one, '#two']\ncreated: 2024-01-02\n---\n",
+    "---\ntitle: [unclosed\nauthor: : :\n---\n", "---\ntitle: never closed\n", "---\n---\n", "---\n- a\n- b\n---\n",
+])
+
+
+@st.composite
+def markdown_notes(draw) -> str:
+    """A raw note as the decoder hands it over: maybe a BOM, front matter, CRLF or LF line ends."""
+    raw = draw(_front) + "\n".join(draw(st.lists(_line, max_size=30))) + draw(st.sampled_from(["", "\n", "\n\n"]))
+    if draw(st.booleans()):
+        raw = raw.replace("\n", "\r\n")
+    if draw(st.integers(0, 4)) == 0:
+        raw = "\ufeff" + raw
+    return raw
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(markdown_notes(), st.sampled_from([(200, 40), (64, 16), (256, 0)]))
+def test_property_chunks_keep_offsets_sections_and_window(raw, config):
+    """For any markdown-ish note: raw[start:end] == text, start < end, chunks stay in their section,
+    the embedded text fits 256 model tokens, and the display text never holds the context header."""
+    doc, chunks = chunk_note(raw, size=config[0], overlap=config[1])
+    assert_invariants(doc, chunks)
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(["Short line.", "- item", "1. step", "> quote.", "A longer sentence about chunking "
+                                 "and retrieval with several words.", "", "```", "code = 1", "## Head"]),
+                min_size=50, max_size=400))
+def test_property_long_notes_fit_the_window(lines):
+    """Long notes (many chunks, overlap in play) keep every invariant too."""
+    raw = "# Long\n\n" + "\n".join(lines) + "\n"
+    doc, chunks = chunk_note(raw)
+    assert_invariants(doc, chunks)
+
+
+def test_embed_view_of_a_note_is_clean_inline():
+    """Notes embed their cleaned text; the PDF view is separate (see test_pdf.py)."""
+    assert embed_view("A [[Link|alias]] and ==mark==.", "note") == "A alias and mark."
+    assert re.search(r"\s{2,}", embed_view("a   b\t\tc", "note")) is None

@@ -1,0 +1,36 @@
+"""The Streamlit chat, run headless with Streamlit's AppTest: ask, see the answer and its sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "ui" / "app.py")
+
+
+@pytest.fixture
+def app(monkeypatch, settings, assistant):
+    assistant.index()
+    monkeypatch.setenv("REREAD_NOTES_DIR", str(settings.notes_dir))
+    monkeypatch.setenv("REREAD_INDEX_DIR", str(settings.index_dir))
+    monkeypatch.setenv("REREAD_BACKEND", "extractive")
+    import streamlit as st
+
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    yield at
+    st.cache_resource.clear()
+
+
+def test_chat_answers_with_highlighted_sources(app):
+    app.run()
+    assert not app.exception
+    assert "5 files" in " ".join(m.value for m in app.sidebar.markdown)
+    app.chat_input[0].set_value("What is tokenization?").run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert "[1]" in text and "<mark>" in text
+    assert any("extractive" in c.value for c in app.caption)
+    assert app.expander and app.expander[0].label.startswith("[1]")

@@ -1,0 +1,1 @@
+"""The Streamlit app: chat, sources with highlighting, re-index."""
