@@ -24,8 +24,13 @@ def escape_markers(text: str) -> str:
     return re.sub(r"(?<!\\)\[(\d+)\]", r"\\[\1\\]", text)
 
 
+def _stem(w: str) -> str:
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
 def words(text: str) -> set[str]:
-    return {w.lower() for w in WORD.findall(text) if w.lower() not in STOP}
+    """Content words, lower-cased and crudely singular, for overlap scores."""
+    return {_stem(w) for w in (x.lower() for x in WORD.findall(text)) if len(w) > 1 and w not in STOP}
 
 
 def candidate_spans(chunk: Chunk, max_chars: int = 600) -> list[Span]:

@@ -31,7 +31,7 @@ def load_qa(path: Path) -> list[dict]:
 def evaluate(assistant, path: Path, k: int | None = None) -> dict:
     rows = load_qa(path)
     k = k or assistant.settings.top_k
-    hit, rr, found, contains, cited_right, answered = 0, 0.0, 0, 0, 0, 0
+    hit, rr, found, contains, cited_right, answered, graded = 0, 0.0, 0, 0, 0, 0, 0
     t0 = perf_counter()
     per = []
     for row in rows:
@@ -39,6 +39,7 @@ def evaluate(assistant, path: Path, k: int | None = None) -> dict:
         hits = assistant.search(row["question"], k)
         ranks = [h.rank for h in hits if h.chunk.source in want]
         first = min(ranks) if ranks else None
+        graded += bool(want)  # questions the notes cannot answer have no relevant passage to rank
         hit += first is not None
         rr += 1 / first if first else 0.0
         answer = assistant.ask(row["question"], k)
@@ -52,7 +53,8 @@ def evaluate(assistant, path: Path, k: int | None = None) -> dict:
         per.append({"question": row["question"], "first_relevant_rank": first, "found": answer.found,
                     "answer_contains": ok_terms})
     n = max(1, len(rows))
-    return {"questions": len(rows), "k": k, f"hit@{k}": round(hit / n, 3), "mrr": round(rr / n, 3),
+    g = max(1, graded)
+    return {"questions": len(rows), "k": k, f"hit@{k}": round(hit / g, 3), "mrr": round(rr / g, 3),
             "found_agrees": round(found / n, 3), "answer_contains": round(contains / n, 3),
             "citation_in_expected_source": round(cited_right / max(1, answered), 3),
             "backend": assistant.backend(), "seconds": round(perf_counter() - t0, 2), "per_question": per}

@@ -34,7 +34,9 @@ class ExtractiveAnswerer:
         sims = vecs[1:] @ vecs[0]
         q = words(question)
         overlap = [len(q & words(t)) / max(1, len(q)) for _, _, t in cands]
+        # short fragments and list lead-ins ("There are two types:") make poor answers
         scores = [float(s) + 0.15 * o + 0.03 * h.score - (0.08 if len(words(t)) < 5 else 0.0)
+                  - (0.1 if t.rstrip().endswith(":") else 0.0)
                   for s, o, (h, _, t) in zip(sims, overlap, cands, strict=True)]
         order = sorted(range(len(cands)), key=lambda i: -scores[i])
         best = scores[order[0]]

@@ -15,6 +15,17 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+            f.seek(max(0, path.stat().st_size - 2048))
+            tail = f.read()
+    except OSError as e:
+        raise UnreadableFile(source, f"cannot be read ({e.strerror or e})") from None
+    if b"%PDF-" not in head:
+        raise UnreadableFile(source, "not a PDF (no %PDF header); rename it or list it in .rereadignore")
+    if b"%%EOF" not in tail:
+        raise UnreadableFile(source, "truncated PDF (no %%EOF at the end); download or export it again")
+    try:
         reader = PdfReader(path)
         if reader.is_encrypted:
             try:

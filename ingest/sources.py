@@ -14,7 +14,8 @@ FALLBACK_ENCODING = "cp1252"
 
 
 def decode(source: str, data: bytes) -> tuple[str, str]:
-    """(text, encoding). UTF-8 keeps a BOM as U+FEFF; anything else falls back to cp1252 or latin-1."""
+    """(text, encoding). UTF-8 keeps a BOM as U+FEFF; anything else falls back to latin-1, or cp1252
+    when the file uses its printable 0x80-0x9F characters (curly quotes, dashes)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16"), "utf-16"
@@ -26,6 +27,8 @@ def decode(source: str, data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    if not any(0x80 <= b <= 0x9F for b in data):
+        return data.decode("latin-1"), "latin-1"  # latin-1 and cp1252 agree on every byte here
     try:
         return data.decode(FALLBACK_ENCODING), FALLBACK_ENCODING
     except UnicodeDecodeError:
