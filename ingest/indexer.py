@@ -210,8 +210,9 @@ class Indexer:
             jobs += [(f, m.files.pop(old), True) for old, f in plan.renamed]
             for i in range(0, len(jobs), BATCH_FILES):
                 self._process(jobs[i:i + BATCH_FILES], m, m.collection, plan.hashes, report)
-                self._stamp(m)
-                mf.save(self.index_dir, m)
+                mf.save(self.index_dir, m)  # progress survives a crash; the dirty marker covers the rest
+            self._stamp(m)
+            mf.save(self.index_dir, m)
             self.progress.finish()
             report.added = sum(1 for f in plan.added if not m.files[f.source].error)
             report.updated = sum(1 for f in plan.changed if not m.files[f.source].error)
