@@ -41,6 +41,11 @@ class OpenAIChat:
         return BackendUnreachable(f"the LLM server at {where} failed ({type(e).__name__}: {e}); "
                                   "try again or use --backend extractive")
 
+    def _not_an_api(self) -> RereadError:
+        where = self.base_url or "api.openai.com"
+        return BackendUnreachable(f"the server at {where} did not answer like an OpenAI-compatible chat API; "
+                                  "check OPENAI_BASE_URL (it usually ends in /v1) or use --backend extractive")
+
     def complete(self, messages: list[dict[str, str]]) -> str:
         import openai
 
@@ -48,18 +53,27 @@ class OpenAIChat:
             resp = self._client.chat.completions.create(model=self.model, messages=messages, temperature=0)
         except openai.OpenAIError as e:
             raise self._fail(e) from None
-        return resp.choices[0].message.content or ""
+        try:
+            return resp.choices[0].message.content or ""
+        except (AttributeError, IndexError, KeyError, TypeError):  # HTML, {"detail": ...}, {"choices": []}
+            raise self._not_an_api() from None
 
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
         import openai
 
+        events = 0
         try:
             for event in self._client.chat.completions.create(model=self.model, messages=messages,
                                                               temperature=0, stream=True):
+                events += 1
                 if event.choices and event.choices[0].delta.content:
                     yield event.choices[0].delta.content
         except openai.OpenAIError as e:
             raise self._fail(e) from None
+        except (AttributeError, TypeError):
+            raise self._not_an_api() from None
+        if not events:  # a chat stream always sends at least one chunk before [DONE]; a web page sends none
+            raise self._not_an_api()
 
 
 def resolve(question: str, text: str, hits: list[Hit], backend: str) -> Answer:

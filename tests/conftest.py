@@ -39,7 +39,8 @@ def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:
 @pytest.fixture
 def vault(tmp_path) -> Path:
     """A copy of the sample vault's five seed notes."""
-    return write_vault(tmp_path / "vault", {f"notes/{p.name}": p.read_bytes() for p in sorted(SAMPLE_NOTES.glob("*.md"))})
+    notes = {f"notes/{p.name}": p.read_bytes() for p in sorted(SAMPLE_NOTES.glob("*.md"))}
+    return write_vault(tmp_path / "vault", notes)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ class Reply:
     text: str = "NOT_FOUND"
     status: int = 200
     chunk_chars: int = 6  # a streamed reply is cut into deltas of this many characters
+    delay: float = 0.0  # seconds to wait before answering (a slow or hung server)
+    raw: str | None = None  # answer this body verbatim instead (a server that is not an OpenAI API)
+    content_type: str = "text/html"  # the Content-Type of `raw`
 
 
 @dataclass
@@ -57,9 +61,9 @@ class FakeOpenAI:
     requests: list[Request] = field(default_factory=list)
     _reply: Reply = field(default_factory=Reply)
 
-    def reply(self, text: str = "NOT_FOUND", status: int = 200, chunk_chars: int = 6) -> None:
-        """Answer every following request with this text (or this HTTP error status)."""
-        self._reply = Reply(text, status, chunk_chars)
+    def reply(self, text: str = "NOT_FOUND", status: int = 200, **more) -> None:
+        """Answer every following request with this text (or this HTTP error status); see Reply for `more`."""
+        self._reply = Reply(text, status, **more)
 
     @property
     def base_url(self) -> str:
@@ -70,8 +74,7 @@ class FakeOpenAI:
         return [r for r in self.requests if r.path.rstrip("/").endswith("/chat/completions")]
 
     def __enter__(self) -> FakeOpenAI:
-        self._httpd = ThreadingHTTPServer((self.host, 0), _handler(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _Server((self.host, 0), _handler(self))
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-openai", daemon=True)
         self._thread.start()
@@ -81,6 +84,15 @@ class FakeOpenAI:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up (a timeout, a closed test) is not worth a traceback on stderr."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
 
 
 def closed_port_url(host: str = "127.0.0.1") -> str:
@@ -126,6 +138,15 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if not req.path.rstrip("/").endswith("/chat/completions"):
                 return self._json(404, {"error": {"message": f"no route {req.path}", "type": "invalid_request_error"}})
             reply = server._reply
+            time.sleep(reply.delay)
+            if reply.raw is not None:
+                data = reply.raw.encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if reply.status != 200:
                 return self._json(reply.status, {"error": {"message": f"scripted failure {reply.status}",
                                                            "type": "server_error", "code": None}})

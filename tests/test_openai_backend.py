@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from assistant.citations import MARKER
 from assistant.facade import Assistant
-from ingest.errors import BackendUnreachable, MissingKey
+from ingest.errors import BackendUnreachable, MissingKey, RereadError
 from ingest.settings import Settings
 from ingest.types import Answer
 from tests.conftest import SAMPLE_NOTES, write_vault
@@ -117,6 +117,18 @@ def test_markers_are_renumbered_in_order_of_first_appearance(seed, server):
     assert_offsets_hold(answer.citations, assistant.settings.notes_dir)
 
 
+def test_a_group_of_markers_becomes_separate_markers(seed, server):
+    """Models often write [3, 1]; the reader gets [1][2], each a citation."""
+    assistant = seeded(seed, server)
+    server.reply("Tokenization breaks text into tokens [3, 1].")
+
+    answer = assistant.ask(QUESTION, backend="openai")
+
+    assert answer.answer == "Tokenization breaks text into tokens [1][2]."
+    assert [c.n for c in answer.citations] == [1, 2]
+    assert_offsets_hold(answer.citations, assistant.settings.notes_dir)
+
+
 def test_out_of_range_markers_are_escaped_not_cited(seed, server):
     """[99] and [0] name no given source: they are kept as text, escaped, so no [n] lacks a citation."""
     assistant = seeded(seed, server)
@@ -156,6 +168,19 @@ def test_not_found_means_no_answer_and_no_citations(seed, server):
     for a in (answer, streamed):
         assert a.found is False and a.citations == [] and a.backend == "openai"
         assert not MARKER.search(a.answer)
+
+
+def test_nothing_retrieved_means_no_request_at_all(tmp_path, embedder, server):
+    """An empty vault has no sources to give: reread says so without asking the model anything."""
+    vault = write_vault(tmp_path / "empty-vault", {"notes/.keep": ""})
+    assistant = Assistant(pointed_at(Settings(notes_dir=vault, index_dir=tmp_path / "index"), server),
+                          embedder=embedder)
+    assistant.index()
+
+    answer = assistant.ask(QUESTION, backend="openai")
+
+    assert answer.found is False and answer.citations == [] and answer.backend == "openai"
+    assert server.requests == []
 
 
 # --- what the server is sent --------------------------------------------------------------------
@@ -261,6 +286,34 @@ def test_a_server_error_becomes_one_line_that_suggests_a_way_out(seed, server):
     assert server.chat_requests
 
 
+def test_a_hung_server_times_out_in_one_line(seed, server):
+    """The server accepts the request but never answers in time: REREAD_LLM_TIMEOUT bounds the wait."""
+    assistant = seeded(seed, server, llm_timeout=0.3)
+    server.reply(CITED, delay=3)
+
+    with pytest.raises(BackendUnreachable, match="OPENAI_BASE_URL") as err:
+        assistant.ask(QUESTION, backend="openai")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_a_server_that_is_not_an_openai_api_fails_in_one_line(seed, server, stream):
+    """OPENAI_BASE_URL points at some web page (a UI, a proxy's login page) that answers 200 with HTML.
+
+    That is a misconfiguration to report, naming OPENAI_BASE_URL: not a Python traceback, and not a
+    silent "your notes don't answer this".
+    """
+    assistant = seeded(seed, server)
+    server.reply(raw="<!doctype html><html><body>Welcome</body></html>", content_type="text/html")
+
+    with pytest.raises(RereadError, match="OPENAI_BASE_URL") as err:
+        if stream:
+            list(assistant.ask_stream(QUESTION, backend="openai"))
+        else:
+            assistant.ask(QUESTION, backend="openai")
+    assert "\n" not in str(err.value)
+
+
 # --- the command line, end to end ---------------------------------------------------------------
 
 
@@ -359,3 +412,15 @@ def test_cli_server_error_exits_1_in_one_line(indexed, server, tmp_path, as_json
     line = one_line_error(reread(*args, env=cli_env(vault, index, OPENAI_BASE_URL=server.base_url), cwd=tmp_path))
 
     assert "500" in line and server.chat_requests
+
+
+@pytest.mark.slow
+def test_cli_a_server_that_is_not_an_openai_api_exits_1_without_traceback(indexed, server, tmp_path):
+    """A 200 HTML page where the chat API should be: exit 1, one line naming OPENAI_BASE_URL."""
+    vault, index = indexed
+    server.reply(raw="<!doctype html><html><body>Welcome</body></html>", content_type="text/html")
+    env = cli_env(vault, index, OPENAI_BASE_URL=server.base_url)
+
+    line = one_line_error(reread("ask", QUESTION, "--backend", "openai", "--json", env=env, cwd=tmp_path))
+
+    assert "OPENAI_BASE_URL" in line
