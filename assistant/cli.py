@@ -93,13 +93,19 @@ def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to re
     for q in _lines(question):
         if as_json:
             answer = assistant.ask(q, k, backend)
+            _emit(answer.to_json(), True, "")
         else:
-            answer = None
+            answer, streamed = None, ""
             for part in assistant.ask_stream(q, k, backend):
                 if isinstance(part, Answer):
                     answer = part
+                else:  # the LLM's words as they come; the checked answer follows
+                    streamed += part
+                    print(part, end="", flush=True)
             assert answer is not None
-        _emit(answer.to_json(), as_json, answer_text(answer))
+            if streamed:
+                print("\n", flush=True)
+            _emit(None, False, answer_text(answer, show_answer=answer.answer != streamed.strip()))
         exported.append(answer_markdown(answer))
     if export:
         export.parent.mkdir(parents=True, exist_ok=True)

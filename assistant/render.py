@@ -33,8 +33,8 @@ def hits_text(query: str, hits: list[Hit]) -> str:
     return "\n".join(out)
 
 
-def answer_text(a: Answer) -> str:
-    lines = [a.answer, ""]
+def answer_text(a: Answer, show_answer: bool = True) -> str:
+    lines = [a.answer, ""] if show_answer else []
     lines += [f"[{c.n}] {location(c)} ({c.start}-{c.end}): {' '.join(c.quote.split())[:200]}" for c in a.citations]
     lines.append(f"({BACKEND_NOTE.get(a.backend, a.backend)})")
     return "\n".join(lines)
