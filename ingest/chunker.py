@@ -6,13 +6,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .markdown import clean_inline, highlights
-from .spans import Unit, units
+from .markdown import HIGHLIGHT, clean_inline
+from .spans import FENCE, Unit, units
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
 
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
+WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ def embed_view(text: str, kind: str) -> str:
     """The text the model reads for a display span: markup dropped, PDF line-end hyphens repaired."""
     if kind == "pdf":
         return re.sub(r"\s+", " ", HYPHEN_BREAK.sub(r"\1\2", text)).strip()
+    if FENCE.match(text):  # a code chunk (code blocks are chunks of their own): embedded as written
+        return text.strip()
     return clean_inline(text)
 
 
@@ -46,7 +49,7 @@ class Chunker:
         if unit.atomic:
             return [unit]
         pieces, start = [], unit.start
-        words = list(re.finditer(r"\S+", text, unit.start, unit.end))
+        words = list(WORD.finditer(text, unit.start, unit.end))
         cur_end, cur_tokens = start, 0
         for w in words:
             n = self.counter.count(w.group(0))
@@ -61,7 +64,12 @@ class Chunker:
         text = doc.texts[section.page]
         budget = max(16, self.config.chunk_size - self.counter.count(header(doc.title, section.heading)) - 2)
         found = [u for u in units(text, section.start, section.end) if embed_view(u.text, doc.kind) or u.atomic]
-        sizes = self.counter.counts([embed_view(u.text, doc.kind) for u in found])
+        # count each sentence with the list/quote markers in front of it: the chunk's embedded text keeps them
+        views, prev = [], section.start
+        for u in found:
+            views.append(embed_view(u.text if u.atomic else text[prev:u.end], doc.kind))
+            prev = u.end
+        sizes = self.counter.counts(views)
         items: list[tuple[Unit, int]] = []
         for u, n in zip(found, sizes, strict=True):
             if n > budget and not u.atomic:
@@ -92,13 +100,14 @@ class Chunker:
         out: list[Chunk] = []
         seen: dict[str, int] = {}
         base = {k: v for k, v in doc.metadata.items() if k != "frontmatter"}
+        marked = [(m.start(1), m.end(1)) for m in HIGHLIGHT.finditer(doc.texts[None])] if doc.kind == "note" else []
         for section in doc.sections:
             text = doc.texts[section.page]
             for start, end in self._pack(doc, section):
                 display = text[start:end]
                 occurrence = seen.get(display, 0)
                 seen[display] = occurrence + 1
-                marks = highlights(display) if doc.kind == "note" else []
+                marks = [text[max(s, start):min(e, end)] for s, e in marked if s < end and e > start]
                 embed = self.counter.fit(header(doc.title, section.heading) + embed_view(display, doc.kind))
                 out.append(Chunk(
                     id=chunk_id(doc.source, display, occurrence), source=doc.source, kind=doc.kind,

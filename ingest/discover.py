@@ -76,6 +76,11 @@ def discover(root: Path, exclude: list[Path] | None = None) -> list[SourceFile]:
                     real = path.resolve(strict=True)
                     if not inside(real):
                         continue
+                    parts = real.relative_to(root).parts  # the target must pass the same rules as a real path
+                    if any(p.startswith(".") for p in parts) or any(
+                            _ignored("/".join(parts[:i + 1]), i < len(parts) - 1 or is_dir, patterns)
+                            for i in range(len(parts))):
+                        continue
                 else:
                     real = path
             except (OSError, RuntimeError):

@@ -54,6 +54,8 @@ def parse_source(source: str, path: Path, max_bytes: int) -> ParsedDocument:
         size = path.stat().st_size
     except OSError as e:
         raise UnreadableFile(source, f"cannot be read ({e.strerror or e})") from None
+    if size == 0:
+        raise UnreadableFile(source, "empty file, nothing to index")
     if size > max_bytes:
         raise UnreadableFile(source, f"{size / 1e6:.1f} MB is over the size limit of {max_bytes / 1e6:.1f} MB; "
                                      "raise REREAD_MAX_FILE_MB or list the file in .rereadignore")
@@ -66,7 +68,7 @@ def parse_source(source: str, path: Path, max_bytes: int) -> ParsedDocument:
     text, encoding = read_note(source, path)
     doc = parse_markdown(source, text)
     doc.metadata["encoding"] = encoding
-    if encoding not in ("utf-8", "utf-16"):
+    if encoding != "utf-8":
         doc.warnings.append(f"not UTF-8; decoded as {encoding} (offsets refer to that decoding); "
                             "save it as UTF-8 to silence this")
     if not any(s.end > s.start and text[s.start:s.end].strip() for s in doc.sections):

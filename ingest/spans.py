@@ -73,7 +73,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop surrounding whitespace and leading list/quote/callout markers from a span."""
     while True:
         before = start
-        while start < end and text[start].isspace():
+        while start < end and (text[start].isspace() or text[start] == "\ufeff"):
             start += 1
         for pat in (QUOTE_MARKER, LIST_MARKER, CALLOUT):
             m = pat.match(text, start, end)
@@ -93,7 +93,10 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if not word:
         return False
     w = word.group(1).lower()
-    return w in ABBREVIATIONS or (len(w) == 1 and w.isalpha()) or w.replace(".", "").isdigit()
+    if w.replace(".", "").isdigit():  # "1." opening a list item is a marker; "in 2024." ends a sentence
+        at = max(0, dot - 12) + word.start(1)
+        return not text[text.rfind("\n", 0, at) + 1:at].strip(" \t>")
+    return w in ABBREVIATIONS or (len(w) == 1 and w.isalpha())
 
 
 def sentences(text: str, start: int, end: int) -> list[Span]:

@@ -131,8 +131,8 @@ def truncated_pdf(data: bytes | None = None, keep: float = 0.5) -> bytes:
 
 
 def corrupt_pdf() -> bytes:
-    """A PDF header followed by garbage."""
-    return b"%PDF-1.4\n" + bytes((i * 37 + 11) % 256 for i in range(600)) + b"\nthis is not a pdf\n"
+    """A PDF header and an %%EOF marker with garbage between them: it looks whole but does not parse."""
+    return b"%PDF-1.4\n" + bytes((i * 37 + 11) % 256 for i in range(600)) + b"\nthis is not a pdf\n%%EOF\n"
 
 
 def encrypted_pdf(data: bytes | None = None, user_password: str = "", owner_password: str = "owner",
@@ -152,17 +152,21 @@ def two_pages_pdf() -> bytes:
     return text_pdf(TWO_PAGES, title="Two Pages", author="Ada Tester")
 
 
-def write_samples(folder: Path = DATA) -> list[Path]:
-    """The committed PDF samples in tests/data/ (deterministic bytes)."""
-    samples = {
+def samples() -> dict[str, bytes]:
+    """The committed PDF samples in tests/data/, by file name. Deterministic bytes; encrypted samples are built
+    in tmp_path instead, since pypdf salts them randomly and they would churn in git."""
+    return {
         "two-pages.pdf": two_pages_pdf(),
         "image-only.pdf": image_only_pdf(),
         "truncated.pdf": truncated_pdf(two_pages_pdf()),
         "corrupt.pdf": corrupt_pdf(),
-    }  # encrypted samples are built in tmp_path: pypdf salts them randomly, so they would churn in git
+    }
+
+
+def write_samples(folder: Path = DATA) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, data in samples.items():
+    for name, data in samples().items():
         path = folder / name
         path.write_bytes(data)
         paths.append(path)

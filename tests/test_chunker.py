@@ -168,8 +168,6 @@ def test_zero_overlap_shares_no_text():
         assert b.start >= a.end
 
 
-@pytest.mark.xfail(reason="chunker._split_long calls re.finditer(pattern, text, start, end): the module function "
-                          "takes no pos/endpos, so any sentence over the budget raises TypeError", strict=True)
 def test_a_sentence_longer_than_the_budget_is_cut_at_word_boundaries():
     """One giant run-on sentence still fits the window, and is cut between words, not inside one."""
     words = " ".join(f"word{i}" for i in range(600))
@@ -183,9 +181,6 @@ def test_a_sentence_longer_than_the_budget_is_cut_at_word_boundaries():
     assert_invariants(doc, chunks)
 
 
-@pytest.mark.xfail(reason="chunker._pack sums per-sentence counts, which exclude the list markers ('1.', '- [ ]') "
-                          "that embed_view keeps, so the chunk overruns the window and counter.fit silently cuts it",
-                   strict=True)
 @pytest.mark.parametrize("item", ["{i}. go", "- [ ] task {i}", "- item{i}"])
 def test_a_long_list_is_embedded_in_full(item):
     """Every word of a chunk's display text must reach the model; nothing may be cut silently by fit()."""
@@ -219,8 +214,6 @@ def test_code_block_with_blank_lines_and_hashes_stays_whole():
     assert [(c.heading, c.text) for c in chunks] == [("Setup", block)]
 
 
-@pytest.mark.xfail(reason="embed_view runs clean_inline over code, whose EMPHASIS and EMBED patterns drop '**' "
-                          "and '<String>' and collapse indentation", strict=True)
 def test_code_block_embed_text_keeps_the_code():
     """Code is kept whole: operators and generics in a fence are code, not markdown emphasis or HTML."""
     block = "```java\nList<String> names = load(**kwargs);\n```"
@@ -240,8 +233,6 @@ def test_chunks_holding_highlights_are_flagged_in_metadata():
     assert "the key idea" in chunks[1].embed_text and "==" not in chunks[1].embed_text
 
 
-@pytest.mark.xfail(reason="chunker.chunk looks for '==...==' inside each chunk's display text alone, so a "
-                          "highlight cut by a chunk boundary matches in neither chunk", strict=True)
 def test_a_highlight_cut_by_a_chunk_boundary_flags_both_chunks():
     """A multi-sentence highlight may span two chunks; each chunk holding part of it is a highlight chunk."""
     quote = "==The key claim is here. It spans two sentences. And a third one.=="
@@ -416,8 +407,6 @@ def test_property_long_notes_fit_the_window(lines):
     assert_invariants(doc, chunks)
 
 
-@pytest.mark.xfail(reason="chunker._split_long raises TypeError (re.finditer with pos/endpos) for any sentence "
-                          "over the budget; small chunk sizes and long headings hit it at once", strict=True)
 @settings(PROPERTY, phases=[Phase.generate])  # no shrinking while it is expected to fail
 @given(markdown_notes(), st.sampled_from([(32, 8), (64, 16)]))
 def test_property_small_budgets_keep_the_invariants(raw, config):

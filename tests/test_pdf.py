@@ -44,10 +44,10 @@ def unreadable(path: Path, source: str | None = None) -> UnreadableFile:
 # --- the committed sample and its generator ---------------------------------------------------------------------
 
 
-def test_committed_samples_match_the_generator():
+@pytest.mark.parametrize("name", sorted(make_pdfs.samples()))
+def test_committed_samples_match_the_generator(name):
     """tests/data/*.pdf are make_pdfs output; regenerate them with `python tests/make_pdfs.py`."""
-    assert (DATA / "two-pages.pdf").read_bytes() == make_pdfs.two_pages_pdf()
-    assert (DATA / "image-only.pdf").read_bytes() == make_pdfs.image_only_pdf()
+    assert (DATA / name).read_bytes() == make_pdfs.samples()[name]
 
 
 def test_two_page_pdf_has_text_per_page_with_1_based_numbers():
@@ -135,9 +135,6 @@ def test_pdf_embed_text_carries_the_title_header():
         assert "Two Pages" not in c.text
 
 
-@pytest.mark.xfail(reason="chunker._split_long raises TypeError (re.finditer with pos/endpos); a PDF page "
-                          "without sentence ends (a table of contents, an index) always has an over-budget "
-                          "'sentence'", strict=True)
 def test_a_page_without_sentence_ends_is_chunked(tmp_path):
     """A contents page is one long run of words with no periods; it must still chunk within the window."""
     lines = [f"Chapter {i} Some Title Words Here {i * 7}" for i in range(1, 45)]
@@ -183,8 +180,14 @@ def test_pdf_with_only_blank_text_is_reported_as_needing_ocr(tmp_path):
 
 
 def test_corrupt_pdf_is_reported():
-    """Garbage after the header: reported as corrupt, not a crash."""
+    """Garbage between the header and %%EOF: reported as corrupt, not a crash."""
     assert "corrupt" in unreadable(DATA / "corrupt.pdf").reason
+
+
+def test_a_text_file_named_pdf_is_reported(tmp_path):
+    """No %PDF header: not a PDF at all."""
+    path = write(tmp_path, "notes.pdf", b"just some text, saved with the wrong name\n")
+    assert "not a PDF" in unreadable(path).reason
 
 
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.99])
@@ -199,10 +202,12 @@ def test_committed_truncated_sample_is_reported():
     assert "truncated" in unreadable(DATA / "truncated.pdf").reason
 
 
-def test_empty_pdf_is_reported(tmp_path):
-    """A zero-byte .pdf is a failed download; it is reported, not indexed."""
+def test_empty_pdf_is_reported_as_empty(tmp_path):
+    """A zero-byte .pdf is a failed download; the reason must say it is empty, not ask for a rename."""
     path = write(tmp_path, "empty.pdf", b"")
-    assert "empty" in unreadable(path).reason.lower()
+    with pytest.raises(UnreadableFile) as info:
+        parse_source("books/empty.pdf", path, 10_000_000)
+    assert "empty" in info.value.reason.lower()
 
 
 def test_pdf_is_dispatched_by_suffix_case_insensitively(tmp_path):

@@ -421,6 +421,27 @@ def test_readers_keep_working_during_a_full_rebuild(tmp_path, settings, counting
     check_index(reader)
 
 
+def test_reader_racing_the_swap_still_gets_hits(tmp_path, settings, counting):
+    """A search that read the manifest just before a rebuild swapped it must neither come back empty nor
+    recreate the dropped collection (an empty orphan no later run removes)."""
+    vault = small_vault(tmp_path / "racevault", 6)
+    s = settings.model_copy(update={"notes_dir": vault})
+    real = ChromaStore(Path(s.index_dir).resolve())
+    Assistant(s, embedder=counting, store=real).index()
+    writer = Assistant(s, embedder=counting, store=real)
+
+    class RebuildWhileEmbedding(CountingEmbedder):
+        def embed(self, texts):
+            if not self.texts:  # once: the rebuild lands between the reader's manifest read and its query
+                writer.index(full=True)
+            return super().embed(texts)
+
+    reader = Assistant(s, embedder=RebuildWhileEmbedding(counting.inner), store=real)
+    hits = reader.search("heron number 3 in the reeds", k=3)
+    assert len(hits) == 3
+    check_index(writer)
+
+
 def test_index_dir_inside_the_vault_is_not_indexed(tmp_path, settings, counting):
     """The index writes beside the notes without indexing itself (default data/index lives in data/)."""
     vault = small_vault(tmp_path / "selfvault", 3)

@@ -1,0 +1,395 @@
+"""Re-indexing as real `reread` processes: kill -9 midway, a light no-change run, one writer, --watch.
+
+In-process tests cannot show a SIGKILL between two writes, what a fresh interpreter imports, or two
+processes contending for one index; these run the installed `reread` script next to sys.executable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ingest import manifest as mf
+from ingest.lock import WriterLock
+from tests.conftest import write_vault
+
+pytestmark = pytest.mark.slow
+
+REREAD = str(Path(sys.executable).parent / "reread")
+HEAVY = ("torch", "sentence_transformers", "chromadb", "llama_index")
+
+ANIMALS = ["heron", "otter", "badger", "kestrel", "newt", "marten", "plover", "vole", "stoat", "curlew"]
+PLACES = ["the estuary", "an old quarry", "the beech wood", "a chalk stream", "the salt marsh", "a hay meadow"]
+
+# Runs in a fresh interpreter: what the manifest and the Chroma collection hold, for comparing indexes.
+INSPECT = """
+import json, sys
+from pathlib import Path
+from ingest import manifest as mf
+from ingest.store import ChromaStore
+d = Path(sys.argv[1]).resolve()
+m = mf.load(d)
+s = ChromaStore(d)
+print(json.dumps({"collection": m.collection, "files": {k: e.chunk_ids for k, e in m.files.items()},
+                  "store_ids": sorted(s.ids(m.collection)), "count": s.count(m.collection),
+                  "names": sorted(s.names()), "dirty": (d / mf.DIRTY).exists(),
+                  "building": (d / mf.BUILDING).exists()}))
+"""
+
+# Runs the CLI in process, then reports which heavy packages the run imported.
+IMPORTS = """
+import json, sys
+sys.argv = ["reread", "index", "--json"]
+from assistant.cli import main
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"code": code, "heavy": sorted(m for m in HEAVY if m in sys.modules)}))
+""".replace("HEAVY", repr(HEAVY))
+
+# A long-lived reader (like the UI): one search per stdin line, through the facade, one JSON line out.
+READER = """
+import json, sys
+from assistant.facade import Assistant
+from ingest.settings import load_settings
+app = Assistant(load_settings())
+for line in sys.stdin:
+    try:
+        hits = app.search(line.strip(), 3)
+        print(json.dumps({"sources": [h.chunk.source for h in hits]}), flush=True)
+    except Exception as e:
+        print(json.dumps({"error": f"{type(e).__name__}: {e}"}), flush=True)
+"""
+
+
+def note(i: int, rng: random.Random) -> str:
+    animal, place = ANIMALS[i % len(ANIMALS)], rng.choice(PLACES)
+    return (f"---\ntags: [field-notes, {animal}]\n---\n# {animal.title()} sighting {i}\n\n"
+            f"A {animal} was seen near {place} on walk {i}. It stayed for {rng.randint(2, 40)} minutes.\n\n"
+            f"## Notes\n\n- weather: {rng.choice(['rain', 'sun', 'fog', 'wind'])}\n"
+            f"- count: {rng.randint(1, 9)}\n\nMarker phrase walk-{i}-{animal}.\n")
+
+
+def gen_vault(root: Path, n: int, seed: int = 7) -> Path:
+    rng = random.Random(seed)
+    return write_vault(root, {f"notes/{i // 50:02d}/walk-{i:03d}.md": note(i, rng) for i in range(n)})
+
+
+def env_for(vault: Path, index_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
+    env.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(vault), REREAD_INDEX_DIR=str(index_dir),
+               REREAD_BACKEND="extractive", REREAD_LOCK_TIMEOUT="60")
+    env.update(extra)
+    return env
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([REREAD, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def index_json(env: dict[str, str], *args: str) -> dict:
+    p = run(env, "index", "--json", *args)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def python(env: dict[str, str], code: str, *args: str) -> dict:
+    p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def inspect(env: dict[str, str], index_dir: Path) -> dict:
+    return python(env, INSPECT, str(index_dir))
+
+
+def assert_clean(info: dict) -> None:
+    """Manifest and Chroma agree exactly: no doubled chunk, no orphan chunk or collection, no repair pending."""
+    ids = [i for chunk_ids in info["files"].values() for i in chunk_ids]
+    assert len(ids) == len(set(ids))
+    assert info["store_ids"] == sorted(ids) and info["count"] == len(ids)
+    assert info["names"] == [info["collection"]]
+    assert not info["dirty"] and not info["building"]
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def newest_mtime(folder: Path) -> int:
+    """The latest write under folder (files come and go while Chroma writes: those are skipped)."""
+    newest = 0
+    for p in folder.rglob("*") if folder.exists() else []:
+        try:
+            newest = max(newest, p.stat().st_mtime_ns)
+        except OSError:
+            continue
+    return newest
+
+
+def kill_when(proc: subprocess.Popen, cond: Callable[[], bool], what: str) -> None:
+    wait_for(lambda: cond() or proc.poll() is not None, 600, what)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before {what}; nothing was killed"
+
+
+def session_edits(vault: Path) -> None:
+    """Edit 100 notes, delete 3, move 2 to another folder, add 3: several write batches of work."""
+    for i in range(100):
+        path = next(vault.glob(f"notes/*/walk-{i:03d}.md"))
+        path.write_text(path.read_text(encoding="utf-8").replace("It stayed", f"Edited {i}: it lingered"),
+                        encoding="utf-8", newline="")
+    for i in (100, 101, 102):
+        next(vault.glob(f"notes/*/walk-{i:03d}.md")).unlink()
+    (vault / "archive").mkdir()
+    for i in (110, 111):
+        os.rename(next(vault.glob(f"notes/*/walk-{i:03d}.md")), vault / "archive" / f"walk-{i:03d}.md")
+    write_vault(vault, {f"notes/new-{i}.md": f"# New {i}\n\nA fresh note about a wren, number {i}.\n"
+                        for i in range(3)})
+
+
+def test_kill_9_during_full_rebuild_then_rerun(tmp_path):
+    """A full rebuild killed while writing the next collection: the re-run leaves the same chunks, no orphans."""
+    vault, index_dir = gen_vault(tmp_path / "vault", 150), tmp_path / "index"
+    env = env_for(vault, index_dir)
+    first = index_json(env)
+    before = inspect(env, index_dir)
+    assert first["added"] == 150 and first["chunks"] == sum(map(len, before["files"].values()))
+
+    proc = subprocess.Popen([REREAD, "index", "--full", "--json"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    building = index_dir / mf.BUILDING
+    wait_for(lambda: building.exists() or proc.poll() is not None, 120, "the rebuild to start")
+    started = building.stat().st_mtime_ns
+    kill_when(proc, lambda: newest_mtime(index_dir / "chroma") > started, "the first batch reached Chroma")
+    assert building.exists()
+
+    again = index_json(env)
+    assert again["chunks"] == first["chunks"]
+    assert again["unchanged"] == 150 and again["failed"] == []
+    after = inspect(env, index_dir)
+    assert_clean(after)
+    assert after["files"] == before["files"]
+
+
+@pytest.mark.parametrize("moment", ["after-deletes", "after-first-batch"])
+def test_kill_9_during_incremental_run_then_rerun(tmp_path, moment):
+    """An incremental run killed midway: the re-run matches a fresh index of the same vault, chunk for chunk."""
+    vault, index_dir = gen_vault(tmp_path / "vault", 150), tmp_path / "index"
+    env = env_for(vault, index_dir)
+    index_json(env)
+    session_edits(vault)
+
+    proc = subprocess.Popen([REREAD, "index", "--json"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dirty, manifest = index_dir / mf.DIRTY, index_dir / mf.MANIFEST
+    saved = manifest.stat().st_mtime_ns
+    wait_for(lambda: dirty.exists() or proc.poll() is not None, 120, "the run to start writing")
+    marked = dirty.stat().st_mtime_ns
+    if moment == "after-deletes":
+        kill_when(proc, lambda: newest_mtime(index_dir / "chroma") > marked, "Chroma was first written")
+    else:
+        kill_when(proc, lambda: manifest.stat().st_mtime_ns > saved, "the first batch was recorded")
+    assert dirty.exists()
+
+    again = index_json(env)
+    assert again["failed"] == []
+    repaired = inspect(env, index_dir)
+    assert_clean(repaired)
+
+    fresh_dir = tmp_path / "fresh-index"
+    fresh_env = env_for(vault, fresh_dir)
+    clean = index_json(fresh_env)
+    fresh = inspect(fresh_env, fresh_dir)
+    assert repaired["files"] == fresh["files"]
+    assert again["chunks"] == clean["chunks"] == repaired["count"]
+
+
+def test_runs_without_embedding_import_nothing_heavy(tmp_path):
+    """No change (or a touch) imports none of torch, sentence-transformers, chromadb, llama-index;
+    a delete or a rename needs Chroma but never the embedding model."""
+    vault, index_dir = gen_vault(tmp_path / "vault", 20), tmp_path / "index"
+    env = env_for(vault, index_dir)
+    index_json(env)
+
+    out = python(env, IMPORTS)
+    assert out == {"code": 0, "heavy": []}
+
+    path = next(vault.glob("notes/*/walk-003.md"))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    assert python(env, IMPORTS) == {"code": 0, "heavy": []}
+
+    next(vault.glob("notes/*/walk-004.md")).unlink()
+    out = python(env, IMPORTS)
+    assert out["code"] == 0 and not {"torch", "sentence_transformers"} & set(out["heavy"])
+
+    os.rename(path, vault / "walk-003-moved.md")
+    out = python(env, IMPORTS)
+    assert out["code"] == 0 and not {"torch", "sentence_transformers"} & set(out["heavy"])
+
+    report = index_json(env)
+    assert (report["unchanged"], report["removed"], report["renamed"]) == (19, 0, 0)
+    assert report["seconds"] < 1.0
+    assert_clean(inspect(env, index_dir))
+
+
+def test_second_writer_exits_1_while_readers_keep_working(tmp_path):
+    """While another writer holds the lock, `reread index` gives up with one line and exit 1; search still works."""
+    vault, index_dir = gen_vault(tmp_path / "vault", 10), tmp_path / "index"
+    env = env_for(vault, index_dir, REREAD_LOCK_TIMEOUT="0.5")
+    index_json(env)
+    with WriterLock(index_dir.resolve(), 0):
+        t0 = time.monotonic()
+        p = run(env, "index", "--json")
+        waited = time.monotonic() - t0
+        assert p.returncode == 1
+        assert p.stdout == ""
+        assert "Traceback" not in p.stderr
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(os.getpid()) in lines[0] and "REREAD_LOCK_TIMEOUT" in lines[0]
+        assert waited >= 0.5
+
+        s = run(env, "search", "heron near the estuary", "-k", "3", "--json")
+        assert s.returncode == 0, s.stderr
+        assert len(json.loads(s.stdout)["hits"]) == 3
+
+
+def test_second_writer_waits_for_the_lock(tmp_path):
+    """With a longer REREAD_LOCK_TIMEOUT the second writer waits, then runs once the first is done."""
+    vault, index_dir = gen_vault(tmp_path / "vault", 10), tmp_path / "index"
+    env = env_for(vault, index_dir, REREAD_LOCK_TIMEOUT="60")
+    index_json(env)
+    lock = WriterLock(index_dir.resolve(), 0)
+    with lock:
+        proc = subprocess.Popen([REREAD, "index", "--json"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        assert proc.poll() is None, "the second writer must wait while the lock is held"
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["unchanged"] == 10
+
+
+def test_reader_keeps_working_during_full_rebuild(tmp_path):
+    """A long-lived reader (like the UI) answers from the current collection while a rebuild fills the next,
+    and from the new one after the swap."""
+    vault, index_dir = gen_vault(tmp_path / "vault", 150), tmp_path / "index"
+    env = env_for(vault, index_dir)
+    index_json(env)
+    reader = subprocess.Popen([sys.executable, "-c", READER], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert reader.stdin is not None and reader.stdout is not None
+
+    def ask(q: str) -> dict:
+        reader.stdin.write(q + "\n")
+        reader.stdin.flush()
+        return json.loads(reader.stdout.readline())
+
+    try:
+        assert len(ask("otter near the salt marsh")["sources"]) == 3
+        writer = subprocess.Popen([REREAD, "index", "--full", "--json"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        building = index_dir / mf.BUILDING
+        wait_for(lambda: building.exists() or writer.poll() is not None, 120, "the rebuild to start")
+        started = building.stat().st_mtime_ns
+        wait_for(lambda: newest_mtime(index_dir / "chroma") > started or writer.poll() is not None, 300,
+                 "the rebuild to write")
+        during = ask("kestrel in the beech wood")
+        still_running = writer.poll() is None
+        out, _ = writer.communicate(timeout=600)
+        assert writer.returncode == 0 and json.loads(out)["chunks"] > 0
+        after = ask("badger at an old quarry")
+    finally:
+        reader.stdin.close()
+        reader.wait(30)
+    assert still_running, "the rebuild finished before the reader could ask during it"
+    assert len(during.get("sources", [])) == 3, during
+    assert len(after.get("sources", [])) == 3, after
+    assert_clean(inspect(env, index_dir))
+
+
+def _lines(stream) -> queue.Queue:
+    q: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in stream:
+            q.put(line)
+        q.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return q
+
+
+def _next_report(q: queue.Queue, timeout: float) -> dict:
+    line = q.get(timeout=timeout)
+    assert line is not None, "the watcher exited"
+    return json.loads(line)
+
+
+def test_watch_picks_up_saved_edits(tmp_path):
+    """`reread index --watch --json` prints one report per debounced batch of saves, each exact."""
+    vault = gen_vault(tmp_path / "vault", 10)
+    index_dir = vault / "index"  # inside the vault, like the default data/index: its writes must not loop
+    env = env_for(vault, index_dir)
+    index_json(env)
+    log = tmp_path / "watch.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([REREAD, "index", "--watch", "--json"], env=env, stdout=subprocess.PIPE,
+                                stderr=err, text=True)
+    try:
+        reports = _lines(proc.stdout)
+        assert _next_report(reports, 60)["unchanged"] == 10
+        wait_for(lambda: "watching" in log.read_text(), 30, "the watcher to start")
+        time.sleep(0.5)
+
+        path = next(vault.glob("notes/*/walk-002.md"))
+        path.write_text(path.read_text(encoding="utf-8") + "\nA saved edit about a wren.\n", encoding="utf-8")
+        first = _next_report(reports, 90)  # the first edit loads the model
+        assert (first["updated"], first["unchanged"]) == (1, 9)
+
+        t0 = time.monotonic()
+        for i in (5, 6, 7):  # saved together: one debounced run
+            p = next(vault.glob(f"notes/*/walk-{i:03d}.md"))
+            p.write_text(p.read_text(encoding="utf-8") + f"\nAnother edit {i}.\n", encoding="utf-8")
+        next(vault.glob("notes/*/walk-008.md")).unlink()
+        got = _next_report(reports, 30)
+        latency = time.monotonic() - t0
+        while got["updated"] + got["removed"] < 4:  # tolerate a burst split across two runs
+            more = _next_report(reports, 30)
+            got = {k: got[k] + more[k] for k in ("updated", "removed")}
+        assert (got["updated"], got["removed"]) == (3, 1)
+        assert latency < 10, f"a saved edit took {latency:.1f}s to be indexed"
+
+        (index_dir / "stray.md").write_text("# not a note\n")  # writes under the index never trigger a run
+        with pytest.raises(queue.Empty):
+            reports.get(timeout=3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "Traceback" not in log.read_text()
+    info = inspect(env, index_dir)
+    assert_clean(info)
+    assert len(info["files"]) == 9
