@@ -70,12 +70,23 @@ class Assistant:
         return m
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
+        from ingest.store import CollectionMissing
+
+        m = self._current_manifest()
+        vector = self.embedder.embed([query])[0]
+        try:
+            return dense_search(self.store, vector, m.collection, k or self.settings.top_k)
+        except CollectionMissing:  # a rebuild swapped collections between our manifest read and the query
+            self.store.reopen()
+            return dense_search(self.store, vector, self._current_manifest().collection, k or self.settings.top_k)
+
+    def _current_manifest(self) -> mf.Manifest:
         m = self.manifest()
         if m.last_indexed != self._seen:
             if self._seen is not None and self._store is not None:
                 self._store.reopen()  # the index changed since we last read it, maybe by another process
             self._seen = m.last_indexed
-        return dense_search(self.store, self.embedder, m.collection, query, k or self.settings.top_k)
+        return m
 
     def passage(self, citation, context: int = 400) -> tuple[str, str, str]:
         """(before, quote, after) around a citation, read from the source as it was indexed."""

@@ -169,15 +169,13 @@ class Indexer:
     def _cleanup(self, old: Manifest | None) -> None:
         """Repair what a killed run left: an unfinished rebuild, or Chroma ahead of the manifest."""
         building = self.index_dir / mf.BUILDING
-        if building.exists():
-            stale = mf.load(self.index_dir, mf.BUILDING)
-            if stale and (old is None or stale.collection != old.collection):
-                self.store.drop(stale.collection)
-            building.unlink()
-        if (self.index_dir / mf.DIRTY).exists() and old is not None:
-            for name in self.store.names():
-                if name != old.collection:
+        dirty = self.index_dir / mf.DIRTY
+        if building.exists() or dirty.exists():
+            for name in self.store.names():  # an unfinished rebuild's, or the one a finished rebuild replaced
+                if old is None or name != old.collection:
                     self.store.drop(name)
+            building.unlink(missing_ok=True)
+        if dirty.exists() and old is not None:
             present = self.store.ids(old.collection)
             expected = {i for e in old.files.values() for i in e.chunk_ids}
             self.store.delete(old.collection, sorted(present - expected))
@@ -185,7 +183,7 @@ class Indexer:
                 if not set(entry.chunk_ids) <= present:
                     entry.sha256, entry.size = "", -1  # forces a re-read and re-embed
             mf.save(self.index_dir, old)
-            (self.index_dir / mf.DIRTY).unlink()
+            dirty.unlink()
 
     def _stamp(self, m: Manifest) -> None:
         m.last_indexed = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -236,10 +234,10 @@ class Indexer:
         report.removed = len(set(old.files) - set(m.files)) if old else 0
         report.chunks = m.chunks
         self._stamp(m)
-        mf.save(self.index_dir, m)
-        (self.index_dir / mf.BUILDING).unlink(missing_ok=True)
+        mf.save(self.index_dir, m)  # the swap: readers move to the new collection here
         if old is not None and old.collection != m.collection:
             self.store.drop(old.collection)
+        (self.index_dir / mf.BUILDING).unlink(missing_ok=True)  # last, so a crash before it still cleans up
 
     def _process(self, jobs: list[tuple[SourceFile, FileEntry | None, bool]], m: Manifest, collection: str,
                  hashes: dict[str, str], report: IndexReport) -> None:

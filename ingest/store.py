@@ -8,10 +8,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import RereadError
+from .errors import IndexMismatch, RereadError
 from .types import Chunk
 
 PREFIX = "reread"
+
+
+class CollectionMissing(IndexMismatch):
+    """The manifest names a collection the store does not have (a rebuild just replaced it, or data loss)."""
 
 
 def _flat(chunk: Chunk) -> dict[str, Any]:
@@ -75,13 +79,19 @@ class ChromaStore:
     def new_name(self, tag: str) -> str:
         return f"{self.prefix}-{tag}"
 
-    def _collection(self, name: str):
-        return self.client.get_or_create_collection(name, configuration={"hnsw": {"space": "cosine"}})
+    def _collection(self, name: str, create: bool = True):
+        if create:
+            return self.client.get_or_create_collection(name, configuration={"hnsw": {"space": "cosine"}})
+        try:
+            return self.client.get_collection(name)
+        except Exception:  # chromadb raises NotFoundError or ValueError depending on the client
+            raise CollectionMissing(f"the index's vectors ({name}) are missing from the store; "
+                                    "run `reread index --full` to rebuild") from None
 
-    def _vector_store(self, name: str):
+    def _vector_store(self, name: str, create: bool = True):
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        return ChromaVectorStore(chroma_collection=self._collection(name))
+        return ChromaVectorStore(chroma_collection=self._collection(name, create))
 
     def add(self, name: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
         if not chunks:
@@ -127,7 +137,8 @@ class ChromaStore:
     def query(self, name: str, vector: list[float], k: int) -> list[tuple[Chunk, float]]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
-        result = self._vector_store(name).query(VectorStoreQuery(query_embedding=vector, similarity_top_k=k))
+        query = VectorStoreQuery(query_embedding=vector, similarity_top_k=k)
+        result = self._vector_store(name, create=False).query(query)
         out = []
         for node, sim in zip(result.nodes, result.similarities or [], strict=False):
             cosine = 1.0 + math.log(sim) if sim > 0 else -1.0  # llama-index reports exp(-distance)
