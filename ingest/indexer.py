@@ -224,6 +224,7 @@ class Indexer:
         tag = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
         m = Manifest(self.fingerprint(), str(vault), self.store.new_name(tag))
         mf.save(self.index_dir, m, mf.BUILDING)
+        self.store.create(m.collection)  # an empty vault still gets a (searchable, empty) collection
         self.progress.start(len(files), "indexing")
         hashes: dict[str, str] = {}
         jobs = [(f, None, False) for f in files]

@@ -105,6 +105,9 @@ class ChromaStore:
                  for c, v in zip(chunks, vectors, strict=True)]
         self._vector_store(name).add(nodes)
 
+    def create(self, name: str) -> None:
+        self._collection(name, create=True)
+
     def delete(self, name: str, ids: list[str]) -> None:
         col = self._collection(name)
         for i in range(0, len(ids), 5000):
