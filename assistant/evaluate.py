@@ -1,7 +1,8 @@
 """`reread eval`: retrieval (hit rate, MRR) and answer metrics on a QA file of JSON lines.
 
-Each line: {"question": "...", "sources": ["notes/x.md", ...], "answer_contains": ["...", ...]}.
-`sources` are the notes that hold the answer; `answer_contains` are words the answer should contain.
+Each line: {"question": "...", "sources": ["notes/x.md"], "evidence": ["..."], "answer_contains": ["..."]}.
+`sources` are the notes that hold the answer; a retrieved chunk is relevant when it comes from one of them
+and (if `evidence` is given) contains one of those strings; `answer_contains` are words the answer needs.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def evaluate(assistant, path: Path, k: int | None = None) -> dict:
     per = []
     for row in rows:
         want = set(row.get("sources") or [])
+        evidence = [e.lower() for e in row.get("evidence") or []]
         hits = assistant.search(row["question"], k)
-        ranks = [h.rank for h in hits if h.chunk.source in want]
+        ranks = [h.rank for h in hits if h.chunk.source in want
+                 and (not evidence or any(e in h.chunk.text.lower() for e in evidence))]
         first = min(ranks) if ranks else None
         graded += bool(want)  # questions the notes cannot answer have no relevant passage to rank
         hit += first is not None
