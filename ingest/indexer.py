@@ -28,10 +28,14 @@ BATCH_FILES = 32
 
 
 def sha256_file(path: Path) -> str:
+    """The content hash, or "" for a file that cannot be read (parsing then names the reason)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return ""
     return h.hexdigest()
 
 
@@ -60,10 +64,7 @@ def make_plan(files: list[SourceFile], entries: dict[str, FileEntry]) -> Plan:
         if e and e.size == f.size and e.mtime_ns == f.mtime_ns:
             (plan.still_failed if e.error else plan.unchanged).append(f.source)
             continue
-        try:
-            plan.hashes[f.source] = digest = sha256_file(f.path)
-        except OSError:
-            digest = ""
+        plan.hashes[f.source] = digest = sha256_file(f.path)
         if e and digest == e.sha256 and not e.error:
             plan.unchanged.append(f.source)
             plan.touched[f.source] = f
@@ -250,8 +251,14 @@ class Indexer:
         for f, prev, moved in jobs:
             digest = hashes.get(f.source) or sha256_file(f.path)
             try:
-                doc = parse_source(f.source, f.path, max_bytes)
-                chunks = self.chunker.chunk(doc)
+                try:
+                    doc = parse_source(f.source, f.path, max_bytes)
+                    chunks = self.chunker.chunk(doc)
+                except UnreadableFile:
+                    raise
+                except Exception as e:  # one odd file must not stop the rest of the vault from landing
+                    raise UnreadableFile(f.source, f"could not be parsed ({type(e).__name__}: {e}); "
+                                                   "list it in .rereadignore and report the file") from e
                 if not chunks:
                     raise UnreadableFile(f.source, "no text to index")
             except UnreadableFile as e:

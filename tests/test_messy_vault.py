@@ -75,3 +75,20 @@ def test_the_messy_vault_lands_what_it_can(assistant, vault, embedder):
     assert all("obsidian" not in h.chunk.source for h in assistant.search("hidden settings", k=10))
     again = assistant.index()
     assert again.unchanged == 10 and len(again.failed) == 6 and again.chunks == report.chunks
+
+
+def test_a_parser_crash_on_one_file_is_reported_and_the_rest_lands(assistant, vault, monkeypatch):
+    """An unexpected error while parsing one note names that note; the other notes still index."""
+    import ingest.markdown
+
+    real = ingest.markdown.parse_markdown
+
+    def fragile(source, raw):
+        if source.endswith("glossary.md"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(source, raw)
+
+    monkeypatch.setattr(ingest.markdown, "parse_markdown", fragile)
+    report = assistant.index()
+    assert [f["source"] for f in report.failed] == ["notes/ai-engineering-glossary.md"]
+    assert "RecursionError" in report.failed[0]["error"] and report.added == 4
