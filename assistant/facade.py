@@ -103,7 +103,9 @@ class Assistant:
         else:
             text = path.read_bytes().decode((entry.encoding if entry else None) or "utf-8", errors="replace")
         s, e = citation.start, citation.end
-        return text[max(0, s - context):s], text[s:e], text[e:e + context]
+        lead = "…" if s > context else ""
+        tail = "…" if e + context < len(text) else ""
+        return lead + text[max(0, s - context):s], text[s:e], text[e:e + context] + tail
 
     def backend(self, name: str | None = None) -> str:
         name = name or self.settings.backend

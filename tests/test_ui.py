@@ -30,7 +30,16 @@ def test_chat_answers_with_highlighted_sources(app):
     assert "5 files" in " ".join(m.value for m in app.sidebar.markdown)
     app.chat_input[0].set_value("What is tokenization?").run()
     assert not app.exception
-    text = " ".join(m.value for m in app.markdown)
-    assert "[1]" in text and "<mark>" in text
+    assert "[1]" in " ".join(m.value for m in app.markdown)
+    assert any("<mark>" in h.value for h in app.html)
     assert any("extractive" in c.value for c in app.caption)
     assert app.expander and app.expander[0].label.startswith("[1]")
+
+
+def test_note_text_is_escaped_in_the_highlighted_passage():
+    """A note holding HTML shows as text: only reread's own <mark> and <div> are markup."""
+    from ui.present import highlighted
+
+    out = highlighted("<script>alert(1)</script> before ", "the <b>quote</b> & more", " <img src=x onerror=y>")
+    assert "<script>" not in out and "<img" not in out and "<b>" not in out
+    assert "&lt;script&gt;" in out and "<mark>the &lt;b&gt;quote&lt;/b&gt; &amp; more</mark>" in out

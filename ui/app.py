@@ -28,7 +28,7 @@ def show_sources(assistant: Assistant, answer: Answer) -> None:
             except (OSError, RereadError, IndexError) as e:
                 before, quote, after = "", c.quote, ""
                 st.caption(f"the source could not be re-read ({e}); showing the quote as indexed")
-            st.markdown(highlighted(before, quote, after), unsafe_allow_html=True)
+            st.html(highlighted(before, quote, after))  # literal text: no markdown pass over the note
 
 
 def show_answer(assistant: Assistant, answer: Answer) -> None:

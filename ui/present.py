@@ -7,11 +7,5 @@ import html
 
 def highlighted(before: str, quote: str, after: str) -> str:
     """The passage with the cited span in <mark>, whitespace kept, everything escaped."""
-    lead = "…" if before else ""
-    tail = "…" if after else ""
-    body = f"{lead}{html.escape(before)}<mark>{html.escape(quote)}</mark>{html.escape(after)}{tail}"
+    body = f"{html.escape(before)}<mark>{html.escape(quote)}</mark>{html.escape(after)}"
     return f'<div class="reread-passage" style="white-space: pre-wrap">{body}</div>'
-
-
-def escape_text(text: str) -> str:
-    return html.escape(text)
