@@ -6,10 +6,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ingest import manifest as mf
+from ingest.embedder import SentenceTransformerEmbedder
 from ingest.errors import IndexMismatch, IndexMissing
 from ingest.indexer import Indexer
 from ingest.progress import Progress
 from ingest.settings import Settings
+from ingest.store import ChromaStore
 from ingest.types import Answer, Hit, IndexReport
 
 from . import prompt
@@ -25,40 +27,17 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder=None, store=None, llm=None):
         self.settings = settings
-        self._embedder, self._store, self._llm = embedder, store, llm
+        self.index_dir = Path(settings.index_dir).resolve()
+        # both load lazily (the model on first embed, the Chroma client on first use): building them is free
+        self.embedder = embedder or SentenceTransformerEmbedder(settings.embed_model)
+        self.store = store or ChromaStore(self.index_dir, settings.chroma_host, settings.chroma_port)
+        self._llm = llm
         self._seen: str | None = None
-
-    @property
-    def index_dir(self) -> Path:
-        return Path(self.settings.index_dir).resolve()
-
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from ingest.embedder import SentenceTransformerEmbedder
-
-            self._embedder = SentenceTransformerEmbedder(self.settings.embed_model)
-        return self._embedder
-
-    @property
-    def store(self):
-        if self._store is None:
-            from ingest.store import ChromaStore
-
-            self._store = ChromaStore(self.index_dir, self.settings.chroma_host, self.settings.chroma_port)
-        return self._store
-
-    def indexer(self, progress: Progress | None = None, log: Callable[[str], None] = lambda m: None) -> Indexer:
-        # the embedder and store are handed over only once built, so a no-change run stays light
-        return Indexer(self.settings, embedder=self._embedder, store=self._store, progress=progress, log=log)
 
     def index(self, vault: Path | None = None, full: bool = False, progress: Progress | None = None,
               log: Callable[[str], None] = lambda m: None) -> IndexReport:
-        indexer = self.indexer(progress, log)
-        report = indexer.run(vault, full)
-        self._embedder = self._embedder or indexer._embedder
-        self._store = self._store or indexer._store
-        return report
+        indexer = Indexer(self.settings, self.embedder, self.store, progress=progress, log=log)
+        return indexer.run(vault, full)
 
     def manifest(self) -> mf.Manifest:
         m = mf.load(self.index_dir)
@@ -83,8 +62,8 @@ class Assistant:
     def _current_manifest(self) -> mf.Manifest:
         m = self.manifest()
         if m.last_indexed != self._seen:
-            if self._seen is not None and self._store is not None:
-                self._store.reopen()  # the index changed since we last read it, maybe by another process
+            if self._seen is not None:
+                self.store.reopen()  # the index changed since we last read it, maybe by another process
             self._seen = m.last_indexed
         return m
 

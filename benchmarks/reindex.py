@@ -95,7 +95,7 @@ def inprocess_index(vault: Path, index_dir: Path) -> tuple[float, dict]:
     app = Assistant(load_settings(notes_dir=vault, index_dir=index_dir))
     report = app.index()
     wall = perf_counter() - t0
-    return wall, report.to_json() | {"embedder_loaded": app._embedder is not None}
+    return wall, report.to_json() | {"embedder_loaded": app.embedder._model is not None}
 
 
 def chunk_ids(index_dir: Path) -> set[str]:

@@ -17,11 +17,13 @@ from time import perf_counter
 from . import manifest as mf
 from .chunker import CHUNKER_VERSION, Chunker, ChunkerConfig
 from .discover import SourceFile, discover
+from .embedder import SentenceTransformerEmbedder
 from .errors import ConfigError, UnreadableFile
 from .lock import WriterLock
 from .manifest import FileEntry, Manifest
 from .progress import NoProgress, Progress
 from .settings import Settings
+from .store import ChromaStore
 from .types import Chunk, IndexReport
 
 BATCH_FILES = 32
@@ -85,36 +87,18 @@ def make_plan(files: list[SourceFile], entries: dict[str, FileEntry]) -> Plan:
 
 
 class Indexer:
-    """Builds the pieces it needs only when there is work: no chromadb or torch for a no-change run."""
+    """Touches the model and Chroma only when there is work: no chromadb or torch for a no-change run."""
 
     def __init__(self, settings: Settings, embedder=None, store=None, progress: Progress | None = None,
                  log: Callable[[str], None] = lambda msg: None):
         self.settings = settings
-        self._embedder = embedder
-        self._store = store
+        self.index_dir = Path(settings.index_dir).resolve()
+        # both load lazily (the model on first embed, the Chroma client on first use): building them is free
+        self.embedder = embedder or SentenceTransformerEmbedder(settings.embed_model)
+        self.store = store or ChromaStore(self.index_dir, settings.chroma_host, settings.chroma_port)
         self.progress = progress or NoProgress()
         self.log = log
         self._chunker: Chunker | None = None
-
-    @property
-    def index_dir(self) -> Path:
-        return Path(self.settings.index_dir).resolve()
-
-    @property
-    def embedder(self):
-        if self._embedder is None:
-            from .embedder import SentenceTransformerEmbedder
-
-            self._embedder = SentenceTransformerEmbedder(self.settings.embed_model)
-        return self._embedder
-
-    @property
-    def store(self):
-        if self._store is None:
-            from .store import ChromaStore
-
-            self._store = ChromaStore(self.index_dir, self.settings.chroma_host, self.settings.chroma_port)
-        return self._store
 
     @property
     def chunker(self) -> Chunker:

@@ -138,7 +138,7 @@ def test_no_change_reindex_loads_neither_model_nor_store(settings, assistant, mo
     assert report.chunks == first.chunks
     assert report.seconds < 1.0
     assert hashed == []
-    assert fresh._embedder is None and fresh._store is None
+    assert fresh.embedder._model is None and fresh.store._client is None
 
 
 def test_edit_reembeds_only_the_changed_chunks(vault, settings, counting):
