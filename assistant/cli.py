@@ -131,7 +131,9 @@ def evaluate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
 
 
 @app.command()
-def ui(port: Annotated[int, typer.Option(help="The port to serve on.")] = 8501) -> None:
+def ui(port: Annotated[int, typer.Option(help="The port to serve on.")] = 8501,
+       address: Annotated[str, typer.Option(help="The address to bind; loopback keeps the notes local.")]
+       = "127.0.0.1") -> None:
     """Start the Streamlit chat."""
     import importlib.util
     import subprocess
@@ -140,8 +142,10 @@ def ui(port: Annotated[int, typer.Option(help="The port to serve on.")] = 8501) 
     spec = importlib.util.find_spec("ui.app")
     if spec is None or spec.origin is None:
         raise RereadError("the ui package is not installed; run `pip install -e .` in the project")
+    # a bound address also stops Streamlit looking up the machine's external IP on the internet
     cmd = [sys.executable, "-m", "streamlit", "run", spec.origin, "--server.port", str(port),
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal"]
     raise typer.Exit(subprocess.call(cmd))
 
 
