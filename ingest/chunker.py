@@ -11,7 +11,7 @@ from .spans import FENCE, Unit, units
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
 
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
 WORD = re.compile(r"\S+")
 

@@ -16,6 +16,8 @@ from .types import ParsedDocument, Section
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
+SETEXT = re.compile(r"^(?![ \t]*(?:[-*+>#|<]|\d{1,3}[.)]|```|~~~))[ \t]{0,3}(\S[^\n]*?)[ \t]*\r?\n"
+                    r" {0,3}(=+|-+)[ \t]*\r?$", re.M)
 TAG = re.compile(r"(?<![\w#/&=:.\-\[(])#([A-Za-z_][\w/-]*)")
 HIGHLIGHT = re.compile(r"==(?=\S)(.+?)(?<=\S)==")
 EMBED = re.compile(r"!\[\[[^\]\n]*\]\]|!\[[^\]\n]*\]\([^)\n]*\)|<img\b[^>]*>|</?[a-zA-Z][^>\n]*>")
@@ -108,24 +110,36 @@ def _outside(ranges: list[tuple[int, int]], pos: int) -> bool:
     return not any(s <= pos < e for s, e in ranges)
 
 
+def _headings(raw: str, body: int, code: list[tuple[int, int]]) -> list[tuple[int, int, int, str]]:
+    """(start, end of line, level, text) of ATX headings and of setext ones (a line over === or ---
+    that opens a paragraph), outside code blocks."""
+    found = [(m.start(), m.end(), len(m.group(1)), clean_inline(m.group(2) or ""))
+             for m in HEADING.finditer(raw, body) if _outside(code, m.start())]
+    for m in SETEXT.finditer(raw, body):
+        prev = raw.rfind("\n", body, max(body, m.start() - 1))
+        opens_paragraph = m.start() == body or not raw[prev + 1 if prev >= 0 else body:m.start()].strip()
+        if opens_paragraph and _outside(code, m.start()) and all(not (s <= m.start() < e) for s, e, *_ in found):
+            found.append((m.start(), m.end(), 1 if m.group(2)[0] == "=" else 2, clean_inline(m.group(1))))
+    return sorted(found)
+
+
 def parse_markdown(source: str, raw: str) -> ParsedDocument:
     meta, body, warnings = front_matter(raw)
     code = _fenced_ranges(raw, body)
-    headings = [m for m in HEADING.finditer(raw, body) if _outside(code, m.start())]
-    h1 = next((clean_inline(m.group(2) or "") for m in headings if len(m.group(1)) == 1), "")
+    headings = _headings(raw, body, code)
+    h1 = next((text for _, _, level, text in headings if level == 1), "")
     title = str(meta.get("title") or "").strip() or h1 or PurePosixPath(source).stem
 
     sections: list[Section] = []
     stack: list[tuple[int, str]] = []
     pos = body
-    for m in headings:
-        if m.start() > pos:
-            sections.append(Section(" > ".join(t for _, t in stack), pos, m.start()))
-        level, text = len(m.group(1)), clean_inline(m.group(2) or "")
+    for start, end, level, text in headings:
+        if start > pos:
+            sections.append(Section(" > ".join(t for _, t in stack), pos, start))
         stack = [(lv, t) for lv, t in stack if lv < level]
         if text and not (level == 1 and text.lower() == title.lower() and not stack):
             stack.append((level, text))
-        pos = m.end() + 1 if m.end() < len(raw) else m.end()
+        pos = end + 1 if end < len(raw) else end
     if pos < len(raw):
         sections.append(Section(" > ".join(t for _, t in stack), pos, len(raw)))
 

@@ -208,3 +208,20 @@ def test_callout_marker_reads_as_a_label():
 def test_emphasis_markers_are_dropped():
     """**bold** and _italic_ read as plain words; snake_case is left alone."""
     assert clean_inline("A **bold** and _italic_ word in snake_case.") == "A bold and italic word in snake_case."
+
+
+def test_setext_headings_are_headings():
+    """`Title\\n===` and `Part\\n---` open sections like `#` and `##`; a --- under a list item is a rule."""
+    raw = "Book Title\n==========\n\nIntro text here.\n\nPart One\n--------\nBody of part one.\n\n- a list\n---\n"
+    doc = parse_markdown("x.md", raw)
+    assert doc.title == "Book Title"
+    assert [s.heading for s in doc.sections] == ["", "Part One"]
+    assert "Body of part one." in raw[doc.sections[1].start:doc.sections[1].end]
+    assert "--------" not in "".join(raw[s.start:s.end] for s in doc.sections)
+
+
+def test_a_rule_after_a_paragraph_line_inside_a_paragraph_is_not_a_heading():
+    """Only a line that opens a paragraph becomes a setext heading (no paragraph is swallowed)."""
+    raw = "# Note\n\nfirst line of a paragraph\nsecond line\n---\nmore\n"
+    doc = parse_markdown("x.md", raw)
+    assert [s.heading for s in doc.sections] == [""]
