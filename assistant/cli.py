@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -33,8 +34,14 @@ def _assistant(settings: Settings | None = None):
     return Assistant(settings or load_settings())
 
 
-def _lines(arg: str) -> list[str]:
-    return [ln.strip() for ln in sys.stdin if ln.strip()] if arg == "-" else [arg]
+def _lines(arg: str) -> Iterator[str]:
+    """The one query, or with "-" each non-empty stdin line as it arrives (an answer per line, streamed)."""
+    if arg != "-":
+        yield arg
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
 
 
 @app.command()
