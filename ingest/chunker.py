@@ -51,8 +51,7 @@ class Chunker:
         pieces, start = [], unit.start
         words = list(WORD.finditer(text, unit.start, unit.end))
         cur_end, cur_tokens = start, 0
-        for w in words:
-            n = self.counter.count(w.group(0))
+        for w, n in zip(words, self.counter.counts([w.group(0) for w in words]), strict=True):
             if cur_tokens and cur_tokens + n > budget:
                 pieces.append(Unit(start, cur_end, text[start:cur_end]))
                 start, cur_tokens = w.start(), 0
