@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20.0, gt=0)
     lock_timeout: float = Field(10.0, ge=0, description="Seconds a second writer waits for the lock.")
 
-    @field_validator("openai_base_url", "chroma_host", mode="before")
+    @field_validator("openai_api_key", "openai_base_url", "chroma_host", mode="before")
     @classmethod
     def _blank_is_none(cls, v):
         return None if isinstance(v, str) and not v.strip() else v
