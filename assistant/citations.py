@@ -11,7 +11,7 @@ from ingest.markdown import clean_inline
 from ingest.spans import units
 from ingest.types import Chunk, Citation, Span
 
-MARKER = re.compile(r"(?<!\\)\[(\d{1,3})\]")
+MARKER = re.compile(r"(?<!\\)\[(\d+)\]")
 MARKER_GROUP = re.compile(r"(?<!\\)\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")
 WORD = re.compile(r"[A-Za-z0-9À-ɏ]+")
 STOP = set("""a an and are as at be by can do does did for from has have how i in is it its of on or that the

@@ -96,6 +96,9 @@ def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to re
     if backend is not None and backend not in BACKENDS:
         raise typer.BadParameter(f"{backend!r} is not one of {', '.join(BACKENDS)}", param_hint="--backend")
     assistant = _assistant()
+    if export:  # fail before answering, not after
+        export.parent.mkdir(parents=True, exist_ok=True)
+        export.touch()
     exported = []
     for q in _lines(question):
         if as_json:
@@ -115,7 +118,6 @@ def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to re
             _emit(None, False, answer_text(answer, show_answer=answer.answer != streamed.strip()))
         exported.append(answer_markdown(answer))
     if export:
-        export.parent.mkdir(parents=True, exist_ok=True)
         export.write_text("\n\n".join(exported), encoding="utf-8")
         _err(f"exported to {export}")
 
@@ -140,12 +142,14 @@ def evaluate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="The port to serve on.")] = 8501,
        address: Annotated[str, typer.Option(help="The address to bind; loopback keeps the notes local.")]
-       = "127.0.0.1") -> None:
+       = "127.0.0.1", as_json: JsonOpt = False) -> None:
     """Start the Streamlit chat."""
     import importlib.util
     import subprocess
 
     load_settings()  # a bad setting fails here, in one line
+    if as_json:
+        _err("reread ui serves a web page; --json changes nothing here")
     spec = importlib.util.find_spec("ui.app")
     if spec is None or spec.origin is None:
         raise RereadError("the ui package is not installed; run `pip install -e .` in the project")
@@ -161,6 +165,9 @@ def main() -> None:
         app()
     except RereadError as e:
         _err(f"error: {e}")
+        sys.exit(1)
+    except OSError as e:  # a folder that cannot be created or written: name it, no traceback
+        _err(f"error: {e.strerror or e}: {e.filename or ''}; check REREAD_INDEX_DIR, --vault or --export")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -82,6 +82,8 @@ class Assistant:
         else:
             text = path.read_bytes().decode((entry.encoding if entry else None) or "utf-8", errors="replace")
         s, e = citation.start, citation.end
+        if text[s:e] != citation.quote:  # edited since it was indexed: show the quote as indexed
+            return "", citation.quote, ""
         lead = "…" if s > context else ""
         tail = "…" if e + context < len(text) else ""
         return lead + text[max(0, s - context):s], text[s:e], text[e:e + context] + tail

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from ingest.types import Hit
+
+from .citations import escape_markers
+
+SOURCE_TAG = re.compile(r"<(/?)(source)", re.I)
 
 SYSTEM = """You answer questions about the user's reading notes using only the numbered sources given.
 Rules:
@@ -15,7 +22,8 @@ Rules:
 
 
 def _fence(text: str) -> str:
-    return text.replace("<source", "&lt;source").replace("</source", "&lt;/source")
+    """Note text cannot open or close a source block, and its own "[2]" cannot pose as a citation."""
+    return escape_markers(SOURCE_TAG.sub(r"&lt;\1\2", text))
 
 
 def messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
@@ -23,7 +31,7 @@ def messages(question: str, hits: list[Hit]) -> list[dict[str, str]]:
     for n, hit in enumerate(hits, start=1):
         c = hit.chunk
         where = c.source + (f", page {c.page}" if c.page else "") + (f", section: {c.heading}" if c.heading else "")
-        blocks.append(f'<source n="{n}" title="{_fence(c.title)}" where="{_fence(where)}">\n'
+        blocks.append(f'<source n="{n}" title="{html.escape(c.title)}" where="{html.escape(where)}">\n'
                       f"{_fence(c.text)}\n</source>")
     user = "Sources:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

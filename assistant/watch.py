@@ -6,11 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.discover import IGNORE_FILE
+from ingest.errors import RereadError
 from ingest.sources import NOTE_SUFFIXES, PDF_SUFFIXES
 
 
-def relevant(path: Path, index_dir: Path) -> bool:
-    if index_dir in path.parents or any(p.startswith(".") for p in path.parts[-6:-1]):
+def relevant(path: Path, vault: Path, index_dir: Path) -> bool:
+    try:
+        rel = path.relative_to(vault)
+    except ValueError:
+        return False
+    if index_dir in path.parents or any(p.startswith(".") for p in rel.parts[:-1]):
         return False
     return path.name == IGNORE_FILE or path.suffix.lower() in NOTE_SUFFIXES | PDF_SUFFIXES
 
@@ -23,8 +28,11 @@ def watch_vault(vault: Path, index_dir: Path, reindex: Callable[[], int], log: C
     log(f"watching {vault} for changes (Ctrl-C to stop)")
     try:
         for changes in watch(vault, debounce=debounce_ms, step=100, stop_event=stop_event,
-                             watch_filter=lambda _change, p: relevant(Path(p), index_dir)):
+                             watch_filter=lambda _change, p: relevant(Path(p), vault, index_dir)):
             if changes:
-                reindex()
+                try:
+                    reindex()
+                except RereadError as e:  # a busy lock or a passing error: say so and keep watching
+                    log(f"error: {e}")
     except KeyboardInterrupt:
         log("stopped watching")

@@ -44,7 +44,7 @@ def sha256_file(path: Path) -> str:
 @dataclass
 class Plan:
     unchanged: list[str] = field(default_factory=list)
-    still_failed: list[str] = field(default_factory=list)
+    retried: list[SourceFile] = field(default_factory=list)  # failed last time
     touched: dict[str, SourceFile] = field(default_factory=dict)  # same bytes, new mtime
     added: list[SourceFile] = field(default_factory=list)
     changed: list[SourceFile] = field(default_factory=list)
@@ -54,7 +54,7 @@ class Plan:
 
     @property
     def work(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.renamed)
+        return bool(self.added or self.changed or self.removed or self.renamed or self.retried)
 
 
 def make_plan(files: list[SourceFile], entries: dict[str, FileEntry]) -> Plan:
@@ -63,13 +63,15 @@ def make_plan(files: list[SourceFile], entries: dict[str, FileEntry]) -> Plan:
     current = {f.source for f in files}
     for f in files:
         e = entries.get(f.source)
-        if e and e.size == f.size and e.mtime_ns == f.mtime_ns:
-            (plan.still_failed if e.error else plan.unchanged).append(f.source)
+        if e and e.size == f.size and e.mtime_ns == f.mtime_ns and not e.error:
+            plan.unchanged.append(f.source)
             continue
         plan.hashes[f.source] = digest = sha256_file(f.path)
         if e and digest == e.sha256 and not e.error:
             plan.unchanged.append(f.source)
             plan.touched[f.source] = f
+        elif e and e.error:  # retried every run: the fix (a setting, permissions) may not touch the file
+            plan.retried.append(f)
         elif e:
             plan.changed.append(f)
         else:
@@ -179,17 +181,17 @@ class Indexer:
             return
         plan = make_plan(files, m.files)
         report.unchanged = len(plan.unchanged)
-        report.failed += [{"source": s, "error": m.files[s].error or ""} for s in plan.still_failed]
         for s, f in plan.touched.items():
             m.files[s].mtime_ns, m.files[s].size = f.mtime_ns, f.size
         if plan.work:
             dirty = self.index_dir / mf.DIRTY
             dirty.touch()
-            self.progress.start(len(plan.added) + len(plan.changed) + len(plan.renamed), "indexing")
+            self.progress.start(len(plan.added) + len(plan.changed) + len(plan.renamed) + len(plan.retried),
+                                "indexing")
             for s in plan.removed:
                 self.store.delete(m.collection, m.files.pop(s).chunk_ids)
             report.removed = len(plan.removed)
-            jobs = [(f, m.files.get(f.source), False) for f in plan.changed + plan.added]
+            jobs = [(f, m.files.get(f.source), False) for f in plan.changed + plan.added + plan.retried]
             jobs += [(f, m.files.pop(old), True) for old, f in plan.renamed]
             for i in range(0, len(jobs), BATCH_FILES):
                 self._process(jobs[i:i + BATCH_FILES], m, m.collection, plan.hashes, report)
@@ -197,11 +199,11 @@ class Indexer:
             self._stamp(m)
             mf.save(self.index_dir, m)
             self.progress.finish()
-            report.added = sum(1 for f in plan.added if not m.files[f.source].error)
+            report.added = sum(1 for f in plan.added + plan.retried if not m.files[f.source].error)
             report.updated = sum(1 for f in plan.changed if not m.files[f.source].error)
             report.renamed = sum(1 for _, f in plan.renamed if not m.files[f.source].error)
             dirty.unlink()
-        elif plan.touched or plan.still_failed:
+        elif plan.touched:
             mf.save(self.index_dir, m)
         report.chunks = m.chunks
 

@@ -17,7 +17,7 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
     try:
         with open(path, "rb") as f:
             head = f.read(1024)
-            f.seek(max(0, path.stat().st_size - 2048))
+            f.seek(max(0, path.stat().st_size - 65536))  # writers may append junk after the last %%EOF
             tail = f.read()
     except OSError as e:
         raise UnreadableFile(source, f"cannot be read ({e.strerror or e})") from None

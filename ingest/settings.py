@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=100)
     chunk_size: int = Field(200, ge=32, le=256, description="Most word pieces a chunk embeds, header included.")
     chunk_overlap: int = Field(40, ge=0, le=128, description="Word pieces of whole sentences repeated.")
-    max_file_mb: float = Field(20.0, gt=0)
+    max_file_mb: float = Field(100.0, gt=0, description="Books run large; bigger files are named in `failed`.")
     lock_timeout: float = Field(10.0, ge=0, description="Seconds a second writer waits for the lock.")
 
     @field_validator("openai_api_key", "openai_base_url", "chroma_host", mode="before")

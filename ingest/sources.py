@@ -21,7 +21,11 @@ def decode(source: str, data: bytes) -> tuple[str, str]:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             pass
-    if b"\x00" in data[:8192]:
+    head = data[:8192]
+    if head.startswith(b"%PDF-"):
+        raise UnreadableFile(source, "a PDF with a note's name; rename it to .pdf")
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    if b"\x00" in head or controls > len(head) // 20:
         raise UnreadableFile(source, "binary data, not a text note; remove it or list it in .rereadignore")
     try:
         return data.decode("utf-8"), "utf-8"

@@ -62,9 +62,11 @@ class ChromaStore:
                 else:
                     self._client = chromadb.PersistentClient(path=str(self.index_dir / "chroma"), settings=cfg)
             except Exception as e:  # chromadb raises plain ValueError/ConnectionError variants
-                where = f"the Chroma server at {self.host}:{self.port}" if self.host else self.index_dir / "chroma"
-                raise RereadError(f"cannot open {where} ({e}); check REREAD_CHROMA_HOST/PORT or run "
-                                  "`reread index --full` to rebuild") from None
+                if self.host:
+                    raise RereadError(f"cannot reach the Chroma server at {self.host}:{self.port} ({e}); start it "
+                                      "(chroma run) or fix REREAD_CHROMA_HOST/REREAD_CHROMA_PORT") from None
+                raise RereadError(f"cannot open {self.index_dir / 'chroma'} ({e}); "
+                                  "run `reread index --full` to rebuild it") from None
         return self._client
 
     def reopen(self) -> None:
@@ -80,10 +82,11 @@ class ChromaStore:
         return f"{self.prefix}-{tag}"
 
     def _collection(self, name: str, create: bool = True):
+        client = self.client  # an unreachable server fails here, with its own message
         if create:
-            return self.client.get_or_create_collection(name, configuration={"hnsw": {"space": "cosine"}})
+            return client.get_or_create_collection(name, configuration={"hnsw": {"space": "cosine"}})
         try:
-            return self.client.get_collection(name)
+            return client.get_collection(name)
         except Exception:  # chromadb raises NotFoundError or ValueError depending on the client
             raise CollectionMissing(f"the index's vectors ({name}) are missing from the store; "
                                     "run `reread index --full` to rebuild") from None
@@ -103,15 +106,23 @@ class ChromaStore:
         nodes = [TextNode(id_=c.id, text=c.text, embedding=v, metadata=_flat(c), start_char_idx=c.start,
                           end_char_idx=c.end, excluded_embed_metadata_keys=list(_flat(c)))
                  for c, v in zip(chunks, vectors, strict=True)]
-        self._vector_store(name).add(nodes)
+        store, step = self._vector_store(name), self._batch()
+        for i in range(0, len(nodes), step):  # Chroma refuses a write larger than its max batch size
+            store.add(nodes[i:i + step])
+
+    def _batch(self) -> int:
+        try:
+            return max(1, min(5000, int(self.client.get_max_batch_size())))
+        except Exception:  # older servers do not say
+            return 1000
 
     def create(self, name: str) -> None:
         self._collection(name, create=True)
 
     def delete(self, name: str, ids: list[str]) -> None:
-        col = self._collection(name)
-        for i in range(0, len(ids), 5000):
-            col.delete(ids=ids[i:i + 5000])
+        col, step = self._collection(name), self._batch()
+        for i in range(0, len(ids), step):
+            col.delete(ids=ids[i:i + step])
 
     def texts_and_vectors(self, name: str, ids: list[str]) -> list[tuple[str, list[float], str]]:
         """(display text, vector, embed-text hash) of stored chunks: to move or keep them without re-embedding."""

@@ -11,7 +11,7 @@ from ingest.errors import RereadError
 from ingest.progress import CallbackProgress
 from ingest.settings import load_settings
 from ingest.types import Answer
-from ui.present import highlighted
+from ui.present import highlighted, plain_markdown
 
 
 @st.cache_resource
@@ -22,7 +22,7 @@ def get_assistant() -> Assistant:
 
 def show_sources(assistant: Assistant, answer: Answer) -> None:
     for c in answer.citations:
-        with st.expander(f"[{c.n}] {c.title} — {location(c)}"):
+        with st.expander(plain_markdown(f"[{c.n}] {c.title} — {location(c)}")):
             try:
                 before, quote, after = assistant.passage(c)
             except (OSError, RereadError, IndexError) as e:
@@ -32,7 +32,7 @@ def show_sources(assistant: Assistant, answer: Answer) -> None:
 
 
 def show_answer(assistant: Assistant, answer: Answer) -> None:
-    st.markdown(answer.answer if answer.found else f"_{answer.answer}_")
+    st.markdown(plain_markdown(answer.answer) if answer.found else f"_{plain_markdown(answer.answer)}_")
     st.caption(BACKEND_NOTE.get(answer.backend, answer.backend))
     show_sources(assistant, answer)
 
@@ -74,7 +74,7 @@ def main() -> None:
         with st.chat_message("user"):
             st.text(question)
         with st.chat_message("assistant"):
-            show_answer(assistant, answer)
+            show_answer(assistant, answer)  # history
 
     question = st.chat_input("Ask your notes")
     if not question:
