@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -22,6 +23,23 @@ def _isolated_env(monkeypatch, tmp_path):
         if key.startswith(("REREAD_", "OPENAI_")):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+
+
+@functools.cache
+def default_chunker():
+    """The chunker with the bundled model's tokenizer and default settings (no torch needed)."""
+    from ingest.chunker import Chunker, ChunkerConfig
+    from ingest.models import WINDOW, model_dir
+    from ingest.tokens import TokenCounter
+
+    return Chunker(TokenCounter(model_dir("all-MiniLM-L6-v2") / "tokenizer.json", WINDOW), ChunkerConfig())
+
+
+def write_file(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from ingest.chunker import Chunker, ChunkerConfig, embed_view
+from ingest.chunker import embed_view
 from ingest.errors import UnreadableFile
-from ingest.models import WINDOW, model_dir
 from ingest.pdf import parse_pdf
 from ingest.sources import parse_source
-from ingest.tokens import TokenCounter
 from tests import make_pdfs
+from tests.conftest import default_chunker as chunker
+from tests.conftest import write_file as write
 
 DATA = Path(__file__).resolve().parent / "data"
 OCR_REASON = "no extractable text, OCR not supported"
-
-
-@functools.cache
-def chunker() -> Chunker:
-    return Chunker(TokenCounter(model_dir("all-MiniLM-L6-v2") / "tokenizer.json", WINDOW), ChunkerConfig())
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def unreadable(path: Path, source: str | None = None) -> UnreadableFile:

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import codecs
-import functools
 import shutil
 from pathlib import Path
 
 import pytest
 
-from ingest.chunker import Chunker, ChunkerConfig
 from ingest.errors import UnreadableFile
-from ingest.models import WINDOW, model_dir
 from ingest.sources import decode, parse_source
-from ingest.tokens import TokenCounter
+from tests.conftest import default_chunker as chunker
+from tests.conftest import write_file as write
 
 DATA = Path(__file__).resolve().parent / "data"
 LIMIT = 1_000_000
 LATIN1_NOTE = "Café notes\n\nThe naïve approach costs £5 and fails for «quoted» text.\n\n# Résumé\n\nMore text.\n"
-
-
-@functools.cache
-def chunker() -> Chunker:
-    return Chunker(TokenCounter(model_dir("all-MiniLM-L6-v2") / "tokenizer.json", WINDOW), ChunkerConfig())
-
-
-def write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def reason(path: Path, source: str = "notes/x.md", limit: int = LIMIT) -> str:
