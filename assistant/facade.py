@@ -11,7 +11,7 @@ from ingest.errors import IndexMismatch, IndexMissing
 from ingest.indexer import Indexer
 from ingest.progress import Progress
 from ingest.settings import Settings
-from ingest.store import ChromaStore
+from ingest.store import ChromaStore, CollectionMissing
 from ingest.types import Answer, Hit, IndexReport
 
 from . import prompt
@@ -49,8 +49,6 @@ class Assistant:
         return m
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
-        from ingest.store import CollectionMissing
-
         m = self._current_manifest()
         vector = self.embedder.embed([query])[0]
         try:
