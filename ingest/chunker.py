@@ -6,12 +6,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from .markdown import HIGHLIGHT, clean_inline
+from .markdown import clean_inline
 from .spans import FENCE, Unit, units
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
 
-CHUNKER_VERSION = 5
+CHUNKER_VERSION = 6
 HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
 WORD = re.compile(r"\S+")
 
@@ -98,8 +98,8 @@ class Chunker:
     def chunk(self, doc: ParsedDocument) -> list[Chunk]:
         out: list[Chunk] = []
         seen: dict[str, int] = {}
-        base = {k: v for k, v in doc.metadata.items() if k != "frontmatter"}
-        marked = [(m.start(1), m.end(1)) for m in HIGHLIGHT.finditer(doc.texts[None])] if doc.kind == "note" else []
+        base = {k: v for k, v in doc.metadata.items() if k not in ("frontmatter", "highlight_spans")}
+        marked = doc.metadata.get("highlight_spans", [])  # ==marks== outside code, offsets in the raw note
         for section in doc.sections:
             text = doc.texts[section.page]
             for start, end in self._pack(doc, section):

@@ -18,6 +18,7 @@ FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
 SETEXT = re.compile(r"^(?![ \t]*(?:[-*+>#|<]|\d{1,3}[.)]|```|~~~))[ \t]{0,3}(\S[^\n]*?)[ \t]*\r?\n"
                     r" {0,3}(=+|-+)[ \t]*\r?$", re.M)
+INLINE_CODE = re.compile(r"`[^`\n]+`")
 TAG = re.compile(r"(?<![\w#/&=:.\-\[(])#([A-Za-z_][\w/-]*)")
 HIGHLIGHT = re.compile(r"==(?=\S)(.+?)(?<=\S)==")
 EMBED = re.compile(r"!\[\[[^\]\n]*\]\]|!\[[^\]\n]*\]\([^)\n]*\)|<img\b[^>]*>|</?[a-zA-Z][^>\n]*>")
@@ -143,6 +144,7 @@ def parse_markdown(source: str, raw: str) -> ParsedDocument:
     if pos < len(raw):
         sections.append(Section(" > ".join(t for _, t in stack), pos, len(raw)))
 
+    code += [m.span() for m in INLINE_CODE.finditer(raw, body)]  # `#include` is code, not a tag
     body_tags = [m.group(1) for m in TAG.finditer(raw, body) if _outside(code, m.start())]
     tags = list(dict.fromkeys(t.lstrip("#") for t in _as_list(meta.get("tags") or meta.get("tag")) + body_tags))
     metadata: dict[str, Any] = {"tags": tags, "frontmatter": meta}
@@ -152,5 +154,6 @@ def parse_markdown(source: str, raw: str) -> ParsedDocument:
     for key in ("type", "created", "date", "updated", "start_date"):
         if key in meta:
             metadata[key] = meta[key]
+    metadata["highlight_spans"] = [m.span(1) for m in HIGHLIGHT.finditer(raw, body) if _outside(code, m.start())]
     return ParsedDocument(source=source, kind="note", title=title, texts={None: raw}, sections=sections,
                           metadata=metadata, warnings=warnings)

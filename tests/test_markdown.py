@@ -225,3 +225,11 @@ def test_a_rule_after_a_paragraph_line_inside_a_paragraph_is_not_a_heading():
     raw = "# Note\n\nfirst line of a paragraph\nsecond line\n---\nmore\n"
     doc = parse_markdown("x.md", raw)
     assert [s.heading for s in doc.sections] == [""]
+
+
+def test_code_holds_neither_highlights_nor_tags():
+    """`a==b and c==d` and `#include` inside code are code; ==marks== and #tags in prose still count."""
+    raw = "# T\n\nUse `a==b and c==d` and `#include`. A ==real highlight== #tag\n\n```\nx ==no== #nope\n```\n"
+    doc = parse_markdown("x.md", raw)
+    assert doc.metadata["tags"] == ["tag"]
+    assert [raw[s:e] for s, e in doc.metadata["highlight_spans"]] == ["real highlight"]
