@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
 from ingest.discover import IGNORE_FILE
 from ingest.errors import RereadError
 from ingest.sources import NOTE_SUFFIXES, PDF_SUFFIXES
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def relevant(path: Path, vault: Path, index_dir: Path) -> bool:
@@ -24,6 +29,9 @@ def watch_vault(vault: Path, index_dir: Path, reindex: Callable[[], int], log: C
                 debounce_ms: int = 800, stop_event=None) -> None:
     from watchfiles import watch
 
+    # Ctrl-C (or a plain kill) stops the watch, even when a parent shell started us with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     vault, index_dir = vault.resolve(), index_dir.resolve()
     log(f"watching {vault} for changes (Ctrl-C to stop)")
     try:
