@@ -40,10 +40,6 @@ def clean_inline(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
-def highlights(text: str) -> list[str]:
-    return [m.group(1) for m in HIGHLIGHT.finditer(text)]
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.markdown import clean_inline, front_matter, highlights, parse_markdown
+from ingest.markdown import clean_inline, front_matter, parse_markdown
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -191,7 +191,8 @@ def test_highlights_are_unmarked_and_collected():
     """==highlight== keeps its words (unmarked) and is reported as a highlight."""
     text = "A ==key idea== and ==another one==."
     assert clean_inline(text) == "A key idea and another one."
-    assert highlights(text) == ["key idea", "another one"]
+    spans = parse_markdown("x.md", text).metadata["highlight_spans"]
+    assert [text[s:e] for s, e in spans] == ["key idea", "another one"]
 
 
 def test_images_and_html_tags_are_dropped():

@@ -54,6 +54,8 @@ def sidebar(assistant: Assistant) -> None:
                 st.error(str(e))
             else:
                 bar.empty()
+                for message in report.messages:  # e.g. a rebuild because the model changed
+                    st.info(message)
                 st.success(f"{report.added} added, {report.updated} updated, {report.renamed} renamed, "
                            f"{report.removed} removed, {report.unchanged} unchanged ({report.seconds:.1f}s)")
                 for f in report.failed:
