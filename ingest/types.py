@@ -97,10 +97,38 @@ class Answer:
     citations: list[Citation]
     backend: str  # "extractive" or "openai"
     found: bool  # false when the notes do not hold the answer
+    nearest: list[Hit] = field(default_factory=list)  # the closest passages, shown when found is false
+    standalone: str = ""  # the question as retrieval saw it (a follow-up rewritten), "" when unchanged
+    model: str = ""  # the LLM that wrote it, "" for the extractive answerer
 
     def to_json(self) -> dict[str, Any]:
-        return {"question": self.question, "answer": self.answer, "found": self.found,
-                "backend": self.backend, "citations": [c.to_json() for c in self.citations]}
+        d = {"question": self.question, "answer": self.answer, "found": self.found,
+             "backend": self.backend, "citations": [c.to_json() for c in self.citations],
+             "nearest": [h.to_json() for h in self.nearest]}
+        if self.standalone:
+            d["standalone"] = self.standalone
+        if self.model:
+            d["model"] = self.model
+        return d
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a search is limited to; every given condition must hold (DESIGN: --filter KEY=VALUE)."""
+
+    tags: tuple[str, ...] = ()  # each must be one of the note's tags
+    folders: tuple[str, ...] = ()  # the source lies under each (relative to the vault root)
+    kinds: tuple[str, ...] = ()  # note | pdf
+    sources: tuple[str, ...] = ()  # one note or book each
+
+    def __bool__(self) -> bool:
+        return bool(self.tags or self.folders or self.kinds or self.sources)
+
+    def matches(self, source: str, kind: str, tags: list[str] | tuple[str, ...]) -> bool:
+        return (all(t in tags for t in self.tags)
+                and all(source.startswith(f.rstrip("/") + "/") for f in self.folders)
+                and all(kind == k for k in self.kinds)
+                and all(source == s for s in self.sources))
 
 
 @dataclass
