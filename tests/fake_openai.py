@@ -8,6 +8,9 @@
 
 It serves POST /v1/chat/completions, non-streaming (one chat.completion JSON) and streaming
 (`"stream": true` -> text/event-stream `data: {chat.completion.chunk}` events, then `data: [DONE]`).
+Failures on demand: `server.reply(status=429, headers={"Retry-After": "2"})`, a queue of replies with
+`server.script(Reply(status=500), Reply("ok"))`, a key it insists on (`server.key = "sk-..."` -> 401
+for any other), error bodies that echo the caller's key back (`echo_key=True`) and slow replies (`delay`).
 Nothing is mocked: the real `openai` client talks HTTP to it.
 """
 
@@ -33,6 +36,10 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (a slow or hung server)
     raw: str | None = None  # answer this body verbatim instead (a server that is not an OpenAI API)
     content_type: str = "text/html"  # the Content-Type of `raw`
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers, e.g. Retry-After
+    error: str | None = None  # the error body's message (default "scripted failure <status>")
+    code: str | None = None  # the error body's code, e.g. "insufficient_quota"
+    echo_key: bool = False  # put the caller's bearer token into the error message, as careless servers do
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any  # the decoded JSON body, or None
+    at: float = 0.0  # time.monotonic() when it arrived, to measure backoff between retries
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -58,12 +66,25 @@ class FakeOpenAI:
     """Start with `with FakeOpenAI() as server:`; `server.base_url` ends in /v1 like OPENAI_BASE_URL."""
 
     host: str = "127.0.0.1"
+    key: str | None = None  # when set, a request without "Bearer <key>" gets a 401 naming the key it sent
     requests: list[Request] = field(default_factory=list)
     _reply: Reply = field(default_factory=Reply)
+    _queue: list[Reply] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reply(self, text: str = "NOT_FOUND", status: int = 200, **more) -> None:
         """Answer every following request with this text (or this HTTP error status); see Reply for `more`."""
         self._reply = Reply(text, status, **more)
+        self._queue.clear()
+
+    def script(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies in order, then with the last one for ever."""
+        self._queue[:] = replies[:-1]
+        self._reply = replies[-1]
+
+    def _next(self) -> Reply:
+        with self._lock:
+            return self._queue.pop(0) if self._queue else self._reply
 
     @property
     def base_url(self) -> str:
@@ -117,13 +138,16 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = None
-            req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                          time.monotonic())
             server.requests.append(req)
             return req
 
-        def _json(self, status: int, obj: Any) -> None:
+        def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(obj).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -137,7 +161,11 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             req = self._record()
             if not req.path.rstrip("/").endswith("/chat/completions"):
                 return self._json(404, {"error": {"message": f"no route {req.path}", "type": "invalid_request_error"}})
-            reply = server._reply
+            sent_key = req.headers.get("authorization", "").removeprefix("Bearer ")
+            if server.key is not None and sent_key != server.key:  # OpenAI's wording, but the whole key echoed
+                return self._json(401, {"error": {"message": f"Incorrect API key provided: {sent_key}.",
+                                                  "type": "invalid_request_error", "code": "invalid_api_key"}})
+            reply = server._next()
             time.sleep(reply.delay)
             if reply.raw is not None:
                 data = reply.raw.encode()
@@ -148,8 +176,11 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
                 return
             if reply.status != 200:
-                return self._json(reply.status, {"error": {"message": f"scripted failure {reply.status}",
-                                                           "type": "server_error", "code": None}})
+                message = reply.error or f"scripted failure {reply.status}"
+                if reply.echo_key:
+                    message += f" (request from key {sent_key}, header 'Authorization: Bearer {sent_key}')"
+                return self._json(reply.status, {"error": {"message": message, "type": "server_error",
+                                                           "code": reply.code}}, reply.headers)
             model = (req.body or {}).get("model", "fake-model")
             if (req.body or {}).get("stream"):
                 return self._stream(reply, model)
