@@ -1,0 +1,231 @@
+"""`reread eval` itself: metric arithmetic on hand-made hits and answers, the QA files' contract, one real run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.evaluate import check_qa, evaluate, load_qa
+from ingest.errors import ConfigError
+from ingest.types import Answer, Chunk, Citation, Filters, Hit
+from tests.conftest import ROOT, write_vault
+
+NOTE_A = "# A\n\nAlpha beta. The needle is here. Gamma delta.\n"
+NOTE_B = "# B\n\nAnother needle lives in b.\n"
+
+
+def hit(source: str, text: str, rank: int) -> Hit:
+    chunk = Chunk(id=f"{source}-{rank}", source=source, kind="note", title=source, heading="", page=None,
+                  start=0, end=len(text), text=text)
+    return Hit(chunk, rank, 1.0 / rank)
+
+
+def cite(n: int, source: str, text: str, quote: str, shift: int = 0) -> Citation:
+    start = text.index(quote) + shift
+    return Citation(n=n, source=source, title=source, heading="", page=None, chunk_id="c", start=start,
+                    end=start + len(quote), quote=quote)
+
+
+def answer(question: str, text: str = "Alpha beta. [1]", citations=(), found: bool = True, standalone: str = ""):
+    return Answer(question, text, list(citations), "fake", found, standalone=standalone)
+
+
+class FakeAssistant:
+    """The facade's surface eval uses (settings, manifest, backend, search, ask), answering from tables."""
+
+    def __init__(self, vault: Path, hits: dict[str, list[Hit]], answers: dict[str, Answer], top_k: int = 5):
+        self.settings = SimpleNamespace(top_k=top_k)
+        self.vault, self.hits, self.answers = vault, hits, answers
+        self.searches: list[tuple[str, int | None, Filters | None]] = []
+
+    def manifest(self):
+        return SimpleNamespace(vault=str(self.vault), files={})
+
+    def backend(self, name=None) -> str:
+        return "fake"
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        self.searches.append((query, k, filters))
+        return self.hits.get(query, [])[:k]
+
+    def ask(self, question: str, k: int | None = None, backend=None, filters=None) -> Answer:
+        return self.answers.get(question) or answer(question, "Your notes don't seem to answer this.", found=False)
+
+
+class ChatAssistant(FakeAssistant):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.chats: list[tuple[list, str]] = []
+
+    def chat(self, history, question: str, k: int | None = None, filters=None) -> Answer:
+        self.chats.append((list(history), question))
+        return self.answers.get(question) or answer(question, f"answer to {question}")
+
+
+class OldAssistant(FakeAssistant):
+    """Before the lead's filters land: search(query, k) only."""
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]:  # type: ignore[override]
+        return super().search(query, k)
+
+
+@pytest.fixture
+def notes(tmp_path) -> Path:
+    return write_vault(tmp_path / "v", {"notes/a.md": NOTE_A, "notes/b.md": NOTE_B, "notes/c.md": "# C\nnothing"})
+
+
+def qa_file(tmp_path: Path, rows: list[dict]) -> Path:
+    path = tmp_path / "qa.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_a_known_rank_gives_known_recall_mrr_and_ndcg(tmp_path, notes):
+    two = {"question": "two notes", "sources": ["notes/a.md", "notes/b.md"], "evidence": ["needle"]}
+    late = {"question": "late", "sources": ["notes/a.md"], "evidence": ["needle"]}
+    hits = {"two notes": [hit("notes/c.md", "a needle in the wrong note", 1), hit("notes/a.md", "the needle", 2),
+                          hit("notes/a.md", "a second needle of a", 3), hit("notes/b.md", "no match here", 4),
+                          hit("notes/b.md", "needle of b", 5)],
+            "late": [hit("notes/c.md", f"filler {i}", i) for i in range(1, 7)] + [hit("notes/a.md", "needle", 7)]}
+    fake = FakeAssistant(notes, hits, {})
+    result = evaluate(fake, qa_file(tmp_path, [two, late]), k=5)
+    first, second = result["per_question"]
+    assert (first["first_relevant_rank"], first["recall"], first["rr"]) == (2, 1, 0.5)
+    # the third hit repeats note a: no gain; b's relevant chunk at 5 gains; the ideal finds both notes first
+    ndcg = (1 / math.log2(3) + 1 / math.log2(6)) / (1 + 1 / math.log2(3))
+    assert first["ndcg"] == pytest.approx(ndcg, abs=1e-4)
+    assert (second["first_relevant_rank"], second["recall"]) == (7, 0)  # found, but below k
+    assert second["rr"] == pytest.approx(1 / 7, abs=1e-4)
+    assert second["ndcg"] == pytest.approx(1 / math.log2(8), abs=1e-4)  # ideal: one source at rank 1
+    assert result["recall@5"] == 0.5
+    assert result["mrr@10"] == pytest.approx((0.5 + 1 / 7) / 2, abs=1e-4)
+    assert result["ndcg@10"] == pytest.approx((ndcg + 1 / math.log2(8)) / 2, abs=1e-4)
+    # one search per question, ten deep, shared by recall@5 and the @10 metrics
+    assert [(q, k) for q, k, _ in fake.searches] == [("two notes", 10), ("late", 10)]
+
+
+def test_a_refused_answerable_question_and_an_answered_out_of_scope_one_are_counted_apart(tmp_path, notes):
+    rows = [{"question": "in scope", "sources": ["notes/a.md"], "answer_contains": ["needle"]},
+            {"question": "out of scope", "found": False},
+            {"question": "also out", "found": False}]
+    answers = {"out of scope": answer("out of scope", "Alpha beta. [1]",
+                                      [cite(1, "notes/a.md", NOTE_A, "Alpha beta.")])}
+    result = evaluate(FakeAssistant(notes, {}, answers), qa_file(tmp_path, rows))
+    assert result["refused_in_scope"] == ["in scope"]
+    assert result["answered_out_of_scope"] == ["out of scope"]
+    assert result["found_accuracy"] == pytest.approx(1 / 3, abs=1e-4)  # only "also out" was right
+    assert (result["answerable"], result["out_of_scope"], result["retrieval_graded"]) == (1, 2, 1)
+    assert result["answer_contains"] == 0.0 and result["answer_contains_graded"] == 1  # a refusal lacks the fact
+
+
+def test_a_wrong_quote_offset_and_a_marker_without_citation_are_citation_faults(tmp_path, notes):
+    good = cite(1, "notes/a.md", NOTE_A, "The needle is here.")
+    shifted = cite(2, "notes/a.md", NOTE_A, "Gamma delta.", shift=1)
+    rows = [{"question": q, "sources": ["notes/a.md"]} for q in ("clean", "shifted", "dangling")]
+    answers = {
+        "clean": answer("clean", r"The needle is here [1], not \[2\].", [good]),
+        "shifted": answer("shifted", "Needle [1]. Gamma [2].", [good, shifted]),
+        "dangling": answer("dangling", "Needle [1, 3].", [good]),
+    }
+    result = evaluate(FakeAssistant(notes, {}, answers), qa_file(tmp_path, rows))
+    faults = {p["question"]: p["citation_faults"] for p in result["per_question"]}
+    assert faults["clean"] == []  # an escaped \[2\] is note text, not a marker
+    assert len(faults["shifted"]) == 1 and faults["shifted"][0].startswith("[2] notes/a.md")
+    assert faults["dangling"] == ["[3] has no citation"]
+    assert (result["citation_faults"], result["answers_with_citation_faults"]) == (2, 2)
+
+
+def test_key_facts_are_case_blind_and_graded_on_answerable_rows_only(tmp_path, notes):
+    rows = [{"question": "both", "sources": ["notes/a.md"], "answer_contains": ["needle", "GAMMA"]},
+            {"question": "one", "sources": ["notes/a.md"], "answer_contains": ["needle", "delta"]},
+            {"question": "no facts listed", "sources": ["notes/a.md"]},
+            {"question": "out", "found": False}]
+    answers = {q: answer(q, "The Needle and gamma.") for q in ("both", "one", "no facts listed", "out")}
+    result = evaluate(FakeAssistant(notes, {}, answers), qa_file(tmp_path, rows))
+    assert (result["answer_contains"], result["answer_contains_graded"]) == (0.5, 2)
+    assert result["per_question"][1]["missing_facts"] == ["delta"]
+
+
+def test_a_follow_up_replays_its_history_through_chat_and_is_searched_as_rewritten(tmp_path, notes):
+    row = {"history": ["What is a needle?", ["Where is it?", "In a."]], "question": "and in b?",
+           "sources": ["notes/b.md"], "evidence": ["needle"]}
+    answers = {"and in b?": answer("and in b?", "In b.", standalone="Is there a needle in b?")}
+    hits = {"Is there a needle in b?": [hit("notes/b.md", "needle of b", 1)]}
+    fake = ChatAssistant(notes, hits, answers)
+    result = evaluate(fake, qa_file(tmp_path, [row]), k=3)
+    assert fake.chats == [([], "What is a needle?"),
+                          ([("What is a needle?", "answer to What is a needle?"), ("Where is it?", "In a.")],
+                           "and in b?")]
+    assert result["per_question"][0]["query"] == "Is there a needle in b?"
+    assert result["recall@3"] == 1.0
+
+
+def test_without_chat_a_follow_up_is_asked_alone(tmp_path, notes):
+    row = {"history": ["What is a needle?"], "question": "and in b?", "sources": ["notes/b.md"]}
+    fake = FakeAssistant(notes, {"and in b?": [hit("notes/b.md", "b", 1)]}, {"and in b?": answer("and in b?")})
+    result = evaluate(fake, qa_file(tmp_path, [row]))
+    assert result["per_question"][0]["query"] == "and in b?" and result["mrr@10"] == 1.0
+
+
+def test_filters_reach_search_when_the_facade_takes_them(tmp_path, notes):
+    row = {"question": "q", "sources": ["notes/a.md"], "filters": {"folder": "notes", "tag": ["x", "y"]}}
+    fake = FakeAssistant(notes, {}, {"q": answer("q")})
+    evaluate(fake, qa_file(tmp_path, [row]))
+    assert fake.searches[0][2] == Filters(tags=("x", "y"), folders=("notes",))
+    old = OldAssistant(notes, {}, {"q": answer("q")})
+    result = evaluate(old, qa_file(tmp_path, [row]))
+    assert result["per_question"][0]["filters_ignored"] is True
+
+
+@pytest.mark.parametrize("line, says", [
+    ("{not json", "is not JSON"),
+    ('{"sources": ["notes/a.md"]}', "not a QA line"),
+    ('{"question": "q", "sources": "notes/a.md"}', '"sources" must be a list'),
+    ('{"question": "q", "found": false, "sources": ["notes/a.md"]}', "lists no sources"),
+    ('{"question": "q", "filters": {"colour": "red"}}', '"filters"'),
+])
+def test_a_bad_line_names_file_and_line(tmp_path, line, says):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "fine"}\n\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"bad\.jsonl:3.*{says}"):
+        load_qa(path)
+
+
+def test_check_qa_finds_evidence_and_facts_that_are_not_in_the_sources(notes):
+    rows = [{"question": "q", "sources": ["notes/a.md", "notes/c.md", "notes/gone.md"], "evidence": ["needle", "nope"],
+             "answer_contains": ["zebra"]}]
+    problems = check_qa(rows, notes)
+    assert any("notes/gone.md unreadable" in p for p in problems)
+    assert any("evidence 'nope'" in p for p in problems)
+    assert any("notes/c.md holds none" in p for p in problems)
+    assert any("key fact 'zebra'" in p for p in problems)
+
+
+def test_the_sample_qa_files_keep_their_contract():
+    seed, holdout = (load_qa(ROOT / "data" / "eval" / name) for name in ("seed_qa.jsonl", "seed_holdout.jsonl"))
+    assert check_qa(seed + holdout, ROOT / "data") == []
+    assert len(seed) >= 60 and sum(not r.get("found", True) for r in seed + holdout) >= 10
+    assert any(r.get("history") for r in seed) and any(r.get("history") for r in holdout)
+    in_scope = [r for r in seed + holdout if r.get("found", True)]
+    assert 0.25 <= sum(r.get("found", True) for r in holdout) / len(in_scope) <= 0.4  # about a third held out
+    assert not {r["question"] for r in seed} & {r["question"] for r in holdout}
+
+
+def test_story_eval_on_the_indexed_sample_vault(assistant, tmp_path):
+    assistant.index()
+    rows = [{"question": "How does quantization make a model smaller?", "sources": ["notes/ai-engineering-glossary.md"],
+             "evidence": ["reducing the precision"], "answer_contains": ["precision"], "found": True},
+            {"question": "Roughly how many words fit in a hundred tokens?",
+             "sources": ["notes/ai-engineering-chapter-1-concepts.md", "notes/the-rise-of-ai-engineering.md"],
+             "evidence": ["75 words"], "answer_contains": ["75"], "found": True},
+            {"question": "How do I bake sourdough bread?", "sources": [], "found": False}]
+    result = evaluate(assistant, qa_file(tmp_path, rows), k=5)
+    assert (result["questions"], result["answerable"], result["backend"], result["k"]) == (3, 2, "extractive", 5)
+    assert result["recall@5"] == 1.0 and result["mrr@10"] > 0.5
+    assert result["citation_faults"] == 0  # the extractive answerer's quotes are the vault's own text
+    assert result["answered_out_of_scope"] == []
+    assert json.loads(json.dumps(result)) == result
