@@ -1,4 +1,4 @@
-"""Sections -> chunks: sentence-aware packing inside one section, exact offsets, stable ids."""
+"""Sections -> chunks: blocks packed whole up to the budget, lead-ins kept with what they introduce, exact offsets."""
 
 from __future__ import annotations
 
@@ -7,13 +7,24 @@ import re
 from dataclasses import dataclass
 
 from .markdown import clean_inline
-from .spans import FENCE, Unit, units
+from .spans import TABLE_DELIMITER, Block, Unit, blocks, layout
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
 
-CHUNKER_VERSION = 6
+CHUNKER_VERSION = 7
 HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
 WORD = re.compile(r"\S+")
+COLON_END = re.compile(r":[*_`)\]>\s]*$")
+
+# The packing search prices a chunk at 1, so a cut penalty below 1 only chooses where a section is cut, never how
+# many chunks it takes; cutting a lead-in from what it introduces costs more than a whole extra chunk.
+GLUE = 3.0  # between a lead-in and the block it introduces, a callout's title and its body, a table header and row 1
+WORD_CUT = 0.6  # inside a sentence too long for any chunk
+TABLE_CUT, LONG_TABLE_CUT = 0.8, 0.1  # between rows of a table that fits one chunk / that does not
+SENTENCE_CUT, LONG_BLOCK_CUT = 0.4, 0.2  # between sentences of a paragraph (list item, quote) that fits / does not
+LIST_CUT, LONG_LIST_CUT = 0.3, 0.1  # between items of a list that fits / that does not
+SMALL = 1.5  # the most a chunk pays for being small: a fragment is only left where its whole section is small
+EVEN = 0.05  # a convex nudge on each chunk's unused room: of equally good cuts, the one giving even-sized chunks
 
 
 @dataclass(frozen=True)
@@ -22,21 +33,113 @@ class ChunkerConfig:
     chunk_overlap: int = 40  # word pieces of trailing sentences repeated at the next chunk's start
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A unit as the packer sees it: its size in word pieces and the block it belongs to."""
+
+    unit: Unit
+    tokens: int
+    block: int  # index into the section's blocks
+    first: bool  # the first unit of its block: a list item may only open a chunk here
+    whole: bool = True  # False for the second and later parts of a sentence cut at words
+
+
 def chunk_id(source: str, text: str, occurrence: int) -> str:
     return hashlib.sha256(f"{source}\x00{text}\x00{occurrence}".encode()).hexdigest()[:32]
 
 
-def embed_view(text: str, kind: str) -> str:
-    """The text the model reads for a display span: markup dropped, PDF line-end hyphens repaired."""
+def _prose_view(text: str) -> str:
+    rows = [ln for ln in text.splitlines() if not ("|" in ln and TABLE_DELIMITER.fullmatch(ln.strip(" \t>")))]
+    return clean_inline("\n".join(rows))
+
+
+def _compose(text: str, start: int, end: int, code: list[tuple[int, int]], kind: str) -> str:
+    """The embedded view of text[start:end] given where its code blocks are (code is embedded as written)."""
     if kind == "pdf":
-        return re.sub(r"\s+", " ", HYPHEN_BREAK.sub(r"\1\2", text)).strip()
-    if FENCE.match(text):  # a code chunk (code blocks are chunks of their own): embedded as written
-        return text.strip()
-    return clean_inline(text)
+        return re.sub(r"\s+", " ", HYPHEN_BREAK.sub(r"\1\2", text[start:end])).strip()
+    parts, pos = [], start
+    for s, e in code:
+        if start <= s and e <= end:
+            parts += [_prose_view(text[pos:s]), text[s:e].strip()]
+            pos = e
+    parts.append(_prose_view(text[pos:end]))
+    return "\n".join(p for p in parts if p)
+
+
+def embed_view(text: str, kind: str) -> str:
+    """The text the model reads for a display span: markup dropped but code kept as written, a table's
+    delimiter row dropped, PDF line-end hyphens repaired. The chunker knows where code is from the whole
+    note; on a bare text, code blocks are found in the text itself."""
+    return _compose(text, 0, len(text), [(s, e) for s, e, code in blocks(text, 0, len(text)) if code], kind)
 
 
 def header(title: str, heading: str) -> str:
     return f"{title} > {heading}\n" if heading else f"{title}\n"
+
+
+def _lead_in(block: Block, nxt: Block) -> bool:
+    """A block that introduces the next: it ends with ':' or is a paragraph right before a list, code or table."""
+    if block.kind in ("code", "table"):
+        return False
+    if COLON_END.search(block.units[-1].text):
+        return True
+    return nxt.kind in ("code", "table") or (block.kind == "text" and nxt.kind == "item")
+
+
+def _search(found: list[Block], pieces: list[Piece], cuts: list[float], budget: int, overlap: int,
+            extra: list[int]) -> list[tuple[int, int]]:
+    """The cheapest cut of a section's pieces into chunks, as (first piece, end) pairs: dynamic programming over
+    chunk ends. A chunk costs 1 plus a penalty for being small plus the penalty of the cut it ends at; it holds at
+    most budget word pieces, unless it is one piece too big for any chunk (a code block, a table row) with only
+    its lead-in glued to it. Each chunk after the first repeats a few whole sentences before it (overlap)."""
+    n = len(pieces)
+    size = [0]
+    for p in pieces:
+        size.append(size[-1] + p.tokens)
+    prose = [found[p.block].kind not in ("code", "table") for p in pieces]
+    low = max(1, budget // 4)
+    best = [float("inf")] * (n + 1)
+    best[0] = 0.0
+    back = [(0, 0)] * (n + 1)  # (where the previous chunk ended, where this one starts)
+
+    def opening(e0: int) -> int:
+        """Where the chunk after one ending at e0 starts: whole sentences back, up to overlap word pieces, never
+        before that chunk's own start, never inside a list item, never in front of code or a table."""
+        k, used, prev_start = e0, 0, back[e0][1]
+        if not prose[e0]:
+            return e0
+        while k - 1 > prev_start and prose[k - 1] and used + pieces[k - 1].tokens <= overlap:
+            k -= 1
+            used += pieces[k].tokens
+        while k < e0 and (not pieces[k].whole or (found[pieces[k].block].kind == "item" and not pieces[k].first)):
+            k += 1
+        glued = e0 + 1  # the overlap must leave room for the glued run it opens on (a lead-in and its block)
+        while glued < n and cuts[glued] >= GLUE:
+            glued += 1
+        return k if size[glued] - size[k] + extra[k] <= budget else e0
+
+    for e0 in range(n):
+        start = opening(e0) if e0 else 0
+        all_glued, biggest = True, 0
+        for e in range(start + 1, n + 1):
+            all_glued = all_glued and (e - 1 == start or cuts[e - 1] >= GLUE)
+            biggest = max(biggest, pieces[e - 1].tokens)
+            tokens = size[e] - size[start] + extra[start]
+            oversized_ok = all_glued and biggest > budget and tokens - biggest <= budget // 2
+            if tokens > budget and e - start > 1 and not oversized_ok:
+                break
+            if e <= e0:
+                continue
+            room = max(0, budget - tokens) / budget
+            cost = best[e0] + 1 + SMALL * max(0, low - tokens) / low + EVEN * room * room + (cuts[e] if e < n else 0.0)
+            if cost < best[e]:
+                best[e], back[e] = cost, (e0, start)
+    spans, e = [], n
+    while e > 0:
+        e0, start = back[e]
+        spans.append((start, e))
+        e = e0
+    return spans[::-1]
 
 
 class Chunker:
@@ -45,7 +148,7 @@ class Chunker:
         self.config = config
 
     def _split_long(self, text: str, unit: Unit, budget: int) -> list[Unit]:
-        """A sentence longer than the budget is cut at word boundaries (code blocks stay whole)."""
+        """A sentence longer than the budget is cut at word boundaries (code blocks and table rows stay whole)."""
         if unit.atomic:
             return [unit]
         pieces, start = [], unit.start
@@ -59,41 +162,89 @@ class Chunker:
         pieces.append(Unit(start, cur_end, text[start:cur_end]))
         return pieces
 
-    def _pack(self, doc: ParsedDocument, section: Section) -> list[tuple[int, int]]:
+    def _blocks(self, doc: ParsedDocument, section: Section) -> list[Block]:
+        """The section's blocks with units that carry no words (an image, an empty callout title) left out."""
+        out = []
+        for b in layout(doc.texts[section.page], section.start, section.end):
+            kept = tuple(u for u in b.units if u.atomic or _compose(u.text, 0, len(u.text), [], doc.kind))
+            if kept:
+                out.append(Block(b.start, b.end, b.text, kind=b.kind, units=kept, callout=b.callout))
+        return out
+
+    def _pack(self, doc: ParsedDocument, section: Section) -> list[tuple[int, int, str]]:
+        """(start, end, embedded view) of each chunk of a section; a chunk that opens inside a table embeds the
+        table's header row first."""
         text = doc.texts[section.page]
         budget = max(16, self.config.chunk_size - self.counter.count(header(doc.title, section.heading)) - 2)
-        found = [u for u in units(text, section.start, section.end) if embed_view(u.text, doc.kind) or u.atomic]
+        found = self._blocks(doc, section)
+        if not found:
+            return []
+        units = [(u, i, j == 0) for i, b in enumerate(found) for j, u in enumerate(b.units)]
         # count each sentence with the list/quote markers in front of it: the chunk's embedded text keeps them
+        code = [(b.start, b.end) for b in found if b.kind == "code"]
         views, prev = [], section.start
-        for u in found:
-            views.append(embed_view(u.text if u.atomic else text[prev:u.end], doc.kind))
+        for u, b, _ in units:
+            start = u.start if u.atomic else prev
+            views.append(_compose(text, start, u.end, code if found[b].kind == "code" else [], doc.kind))
             prev = u.end
-        sizes = self.counter.counts(views)
-        items: list[tuple[Unit, int]] = []
-        for u, n in zip(found, sizes, strict=True):
+        pieces: list[Piece] = []
+        for (u, b, first), n in zip(units, self.counter.counts(views), strict=True):
             if n > budget and not u.atomic:
                 parts = self._split_long(text, u, budget)
-                items += zip(parts, self.counter.counts([embed_view(p.text, doc.kind) for p in parts]),
-                             strict=True)
+                sizes = self.counter.counts([_compose(p.text, 0, len(p.text), [], doc.kind) for p in parts])
+                pieces += [Piece(p, m, b, first and k == 0, k == 0) for k, (p, m) in enumerate(zip(parts, sizes,
+                                                                                                   strict=True))]
             else:
-                items.append((u, n))
-        spans: list[tuple[int, int]] = []
-        cur: list[tuple[Unit, int]] = []
-        for item in items:
-            if cur and (sum(n for _, n in cur) + item[1] > budget or item[0].atomic or cur[-1][0].atomic):
-                spans.append((cur[0][0].start, cur[-1][0].end))
-                tail: list[tuple[Unit, int]] = []
-                for prev in reversed(cur):
-                    if prev[0].atomic or sum(n for _, n in tail) + prev[1] > self.config.chunk_overlap:
-                        break
-                    tail.insert(0, prev)
-                if len(tail) == len(cur) or item[0].atomic or sum(n for _, n in tail) + item[1] > budget:
-                    tail = []
-                cur = tail
-            cur.append(item)
-        if cur:
-            spans.append((cur[0][0].start, cur[-1][0].end))
-        return spans
+                pieces.append(Piece(u, n, b, first))
+        context = self._table_context(doc, found, pieces)
+        extra = [self.counter.count(c) if c else 0 for c in context]
+        cuts = self._cuts(found, pieces, budget)
+        out = []
+        for s, e in _search(found, pieces, cuts, budget, self.config.chunk_overlap, extra):
+            start, end = pieces[s].unit.start, pieces[e - 1].unit.end
+            out.append((start, end, context[s] + _compose(text, start, end, code, doc.kind)))
+        return out
+
+    def _table_context(self, doc: ParsedDocument, found: list[Block], pieces: list[Piece]) -> list[str]:
+        """For each piece: the header row to embed before it if a chunk opens there, inside a table."""
+        out = []
+        for p in pieces:
+            b = found[p.block]
+            out.append(_prose_view(b.units[0].text) + "\n" if b.kind == "table" and not p.first else "")
+        return out
+
+    def _cuts(self, found: list[Block], pieces: list[Piece], budget: int) -> list[float]:
+        """cuts[i]: the penalty for a chunk boundary just before pieces[i] (cuts[0] is unused)."""
+        block_tokens = [0] * len(found)
+        for p in pieces:
+            block_tokens[p.block] += p.tokens
+        lists: list[int] = []  # the list each block belongs to (consecutive items), or its own index
+        for i, b in enumerate(found):
+            lists.append(lists[-1] if i and b.kind == "item" and found[i - 1].kind == "item" else i)
+        list_tokens: dict[int, int] = {}
+        for i, n in enumerate(block_tokens):
+            list_tokens[lists[i]] = list_tokens.get(lists[i], 0) + n
+        cuts = [0.0]
+        for a, b in zip(pieces, pieces[1:], strict=False):
+            blk = found[a.block]
+            fits = block_tokens[a.block] <= budget
+            if a.block == b.block:
+                if blk.kind == "table":
+                    cost = GLUE if a.first else (TABLE_CUT if fits else LONG_TABLE_CUT)
+                elif not b.whole:
+                    cost = WORD_CUT
+                elif blk.callout and a.first:
+                    cost = GLUE
+                else:
+                    cost = SENTENCE_CUT if fits else LONG_BLOCK_CUT
+            elif b.block == a.block + 1 and _lead_in(blk, found[b.block]):
+                cost = GLUE
+            elif lists[a.block] == lists[b.block]:
+                cost = LIST_CUT if list_tokens[lists[a.block]] <= budget else LONG_LIST_CUT
+            else:
+                cost = 0.0
+            cuts.append(cost)
+        return cuts
 
     def chunk(self, doc: ParsedDocument) -> list[Chunk]:
         out: list[Chunk] = []
@@ -102,12 +253,12 @@ class Chunker:
         marked = doc.metadata.get("highlight_spans", [])  # ==marks== outside code, offsets in the raw note
         for section in doc.sections:
             text = doc.texts[section.page]
-            for start, end in self._pack(doc, section):
+            for start, end, view in self._pack(doc, section):
                 display = text[start:end]
                 occurrence = seen.get(display, 0)
                 seen[display] = occurrence + 1
                 marks = [text[max(s, start):min(e, end)] for s, e in marked if s < end and e > start]
-                embed = self.counter.fit(header(doc.title, section.heading) + embed_view(display, doc.kind))
+                embed = self.counter.fit(header(doc.title, section.heading) + view)
                 out.append(Chunk(
                     id=chunk_id(doc.source, display, occurrence), source=doc.source, kind=doc.kind,
                     title=doc.title, heading=section.heading, page=section.page, start=start, end=end,

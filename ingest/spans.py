@@ -11,6 +11,7 @@ LIST_MARKER = re.compile(r"[ \t]*(?:[-*+•‣◦▪]|\d{1,3}[.)])[ \t]+(?:\[[ x
 QUOTE_MARKER = re.compile(r"[ \t]*(?:>[ \t]?)+")
 CALLOUT = re.compile(r"\[![\w-]+\][+-]?[ \t]*")
 RULE = re.compile(r"[ \t]*([-*_=])(?:[ \t]*\1){2,}[ \t]*")
+TABLE_DELIMITER = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?")  # |---|:-:| or --- | ---
 FENCE = re.compile(r"[ \t]{0,3}(```+|~~~+)")
 BLOCK_START = re.compile(r"[ \t]*(?:[-*+•‣◦▪][ \t]|\d{1,3}[.)][ \t]|>|\||<|!\[|```|~~~)")
 SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]*_=]*)(?=\s)|\n[ \t]*\n")
@@ -20,9 +21,18 @@ ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "mr", "mrs", "ms", "dr", "prof
 
 @dataclass(frozen=True)
 class Unit(Span):
-    """A sentence (or a whole code block, kept atomic) inside a section."""
+    """A sentence (or a whole code block or table row, kept atomic: never cut inside) inside a section."""
 
     atomic: bool = False
+
+
+@dataclass(frozen=True)
+class Block(Span):
+    """A paragraph, list item, quote (a callout with its body), fenced code block or table, and its units."""
+
+    kind: str = "text"  # text | item | quote | code | table
+    units: tuple[Unit, ...] = ()
+    callout: bool = False  # a quote opening with "[!type] Title": the title line belongs to the lines after it
 
 
 def _lines(text: str, start: int, end: int):
@@ -127,4 +137,91 @@ def units(text: str, start: int, end: int) -> list[Unit]:
             out.append(Unit(s, e, text[s:e], atomic=True))
         else:
             out.extend(Unit(sp.start, sp.end, sp.text) for sp in sentences(text, bs, be))
+    return out
+
+
+def _table_end(text: str, start: int, end: int) -> int:
+    """Where a pipe table opening at start ends (a header row, a delimiter row, then rows), or start if none."""
+    lines = list(_lines(text, start, end))
+    if len(lines) < 2 or "|" not in text[lines[0][0]:lines[0][1]]:
+        return start
+    if not TABLE_DELIMITER.fullmatch(text[lines[1][0]:lines[1][1]].rstrip("\r\n")):
+        return start
+    stop = lines[1][1]
+    for ls, le in lines[2:]:
+        row = text[ls:le]
+        if not row.strip() or "|" not in row:
+            break
+        stop = le
+    return stop
+
+
+def _row(text: str, start: int, end: int) -> Unit | None:
+    s, e = start, end
+    while s < e and text[s] in " \t\ufeff":
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return Unit(s, e, text[s:e], atomic=True) if e > s else None
+
+
+def _table(text: str, start: int, end: int) -> Block:
+    """Header and delimiter rows are one unit (a chunk never opens on the delimiter); then one unit per row."""
+    lines = list(_lines(text, start, end))
+    rows = [_row(text, lines[0][0], lines[1][1])] + [_row(text, ls, le) for ls, le in lines[2:]]
+    units = tuple(r for r in rows if r is not None)
+    return Block(units[0].start, units[-1].end, text[units[0].start:units[-1].end], kind="table", units=units)
+
+
+def _prose(text: str, start: int, end: int) -> Block | None:
+    quote = QUOTE_MARKER.match(text, start, end)
+    kind = "quote" if quote and quote.end() > start and ">" in quote.group(0) else (
+        "item" if LIST_MARKER.match(text, start, end) else "text")
+    found = tuple(Unit(sp.start, sp.end, sp.text) for sp in sentences(text, start, end))
+    if not found:
+        return None
+    callout = kind == "quote" and bool(CALLOUT.match(text, quote.end(), end))  # type: ignore[union-attr]
+    return Block(found[0].start, found[-1].end, text[found[0].start:found[-1].end], kind=kind, units=found,
+                 callout=callout)
+
+
+def _joins_quote(text: str, prev: Block, start: int) -> bool:
+    """Quote lines with nothing but quote lines between them are one quote (a callout and its body)."""
+    between = text[prev.end:start].splitlines()[1:]  # the rest of prev's last line is not a line between
+    return prev.kind == "quote" and all(ln.strip() and ">" in QUOTE_MARKER.match(ln).group(0)  # type: ignore[union-attr]
+                                        for ln in between)
+
+
+def layout(text: str, start: int, end: int) -> list[Block]:
+    """The blocks of text[start:end] in order: what the chunker packs. Tables are found here; blocks() has
+    no notion of them (each row is its own block there)."""
+    out: list[Block] = []
+    pending = [(bs, be, code) for bs, be, code in blocks(text, start, end)]
+    i = 0
+    while i < len(pending):
+        bs, be, code = pending[i]
+        i += 1
+        if code:
+            while be > bs and text[be - 1] in "\r\n":
+                be -= 1
+            out.append(Block(bs, be, text[bs:be], kind="code", units=(Unit(bs, be, text[bs:be], atomic=True),)))
+            continue
+        stop = _table_end(text, bs, end)
+        if stop > bs:
+            out.append(_table(text, bs, stop))
+            while i < len(pending) and pending[i][1] <= stop:
+                i += 1
+            if i < len(pending) and pending[i][0] < stop:  # a paragraph that runs on past the table's last row
+                pending[i] = (stop, pending[i][1], pending[i][2])
+            if be > stop and (i == len(pending) or pending[i][0] >= be):
+                pending.insert(i, (stop, be, False))
+            continue
+        block = _prose(text, bs, be)
+        if block is None:
+            continue
+        if out and block.kind == "quote" and _joins_quote(text, out[-1], block.start):
+            prev = out.pop()
+            block = Block(prev.start, block.end, text[prev.start:block.end], kind="quote",
+                          units=prev.units + block.units, callout=prev.callout)
+        out.append(block)
     return out

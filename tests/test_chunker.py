@@ -196,14 +196,17 @@ LONG_CODE = "```python\n" + "\n".join(f"value_{i} = compute(value_{i - 1}, step=
 
 
 def test_code_block_longer_than_the_window_is_one_display_chunk():
-    """A code block is never split for display; only its embedded text is cut to fit the window."""
+    """A code block is never split for display; only its embedded text is cut to fit the window. The line
+    introducing it stays in front of it (and is what the model reads first)."""
     raw = f"# Code\n\nSome intro.\n\n{LONG_CODE}\n\nAfter the code.\n"
     doc, chunks = chunk_note(raw)
     code = [c for c in chunks if "```" in c.text]
     assert len(code) == 1
-    assert code[0].text == LONG_CODE
+    assert code[0].text == "Some intro.\n\n" + LONG_CODE
     assert counter().count(code[0].text) > WINDOW
     assert model_tokens(code[0].embed_text) <= WINDOW
+    assert code[0].embed_text.startswith("Code\nSome intro.\n```python\nvalue_1 = compute")
+    assert [c.text for c in chunks if c is not code[0]] == ["After the code."]
     assert_invariants(doc, chunks)
 
 
@@ -237,7 +240,7 @@ def test_a_highlight_cut_by_a_chunk_boundary_flags_both_chunks():
     """A multi-sentence highlight may span two chunks; each chunk holding part of it is a highlight chunk."""
     quote = "==The key claim is here. It spans two sentences. And a third one.=="
     for k in range(10, 40):
-        raw = "# T\n\n" + sentences_about("filler", k) + " " + quote + " After.\n"
+        raw = "# T\n\n" + sentences_about("filler", k) + " " + quote + " " + sentences_about("after", 12) + "\n"
         _, chunks = chunk_note(raw, overlap=0)
         hs, he = raw.index(quote), raw.index(quote) + len(quote)
         holding = [c for c in chunks if c.start < he and c.end > hs]
