@@ -18,6 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 KOpt = Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=100, help="How many passages to retrieve.")]
+FilterOpt = Annotated[list[str] | None, typer.Option(
+    "--filter", help="KEY=VALUE, repeatable, all must hold: tag=NAME, folder=PATH, kind=note|pdf, source=PATH.")]
 
 
 def _emit(obj, as_json: bool, text: str) -> None:
@@ -32,6 +34,15 @@ def _assistant(settings: Settings | None = None):
     from .facade import Assistant
 
     return Assistant(settings or load_settings())
+
+
+def _filters(items: list[str] | None):
+    from .filters import parse_filters
+
+    try:
+        return parse_filters(items)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--filter") from None
 
 
 def _lines(arg: str) -> Iterator[str]:
@@ -66,25 +77,26 @@ def index(vault: Annotated[Path | None, typer.Option(help="The vault root (defau
     if watch:
         from .watch import watch_vault
 
-        watch_vault(Path(assistant.settings.notes_dir), assistant.index_dir, lambda: once(False), _err)
+        watch_vault(Path(assistant.manifest().vault), assistant.index_dir, lambda: once(False), _err)
     raise typer.Exit(code)
 
 
 @app.command()
 def search(query: Annotated[str, typer.Argument(help='The query, or "-" to read one per line from stdin.')],
-           k: KOpt = None, as_json: JsonOpt = False) -> None:
+           k: KOpt = None, filter: FilterOpt = None, as_json: JsonOpt = False) -> None:
     """The passages closest to QUERY."""
     from .render import hits_text
 
+    filters = _filters(filter)
     assistant = _assistant()
     for q in _lines(query):
-        hits = assistant.search(q, k)
+        hits = assistant.search(q, k, filters)
         _emit({"query": q, "hits": [h.to_json() for h in hits]}, as_json, hits_text(q, hits))
 
 
 @app.command()
 def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to read one per line from stdin.')],
-        k: KOpt = None,
+        k: KOpt = None, filter: FilterOpt = None,
         backend: Annotated[str | None, typer.Option(
             help="auto | openai | extractive (default REREAD_BACKEND)")] = None,
         export: Annotated[Path | None, typer.Option(help="Also write the answer as a markdown note.")] = None,
@@ -95,6 +107,7 @@ def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to re
 
     if backend is not None and backend not in BACKENDS:
         raise typer.BadParameter(f"{backend!r} is not one of {', '.join(BACKENDS)}", param_hint="--backend")
+    filters = _filters(filter)
     assistant = _assistant()
     if export:  # fail before answering, not after
         export.parent.mkdir(parents=True, exist_ok=True)
@@ -102,11 +115,11 @@ def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to re
     exported = []
     for q in _lines(question):
         if as_json:
-            answer = assistant.ask(q, k, backend)
+            answer = assistant.ask(q, k, backend, filters)
             _emit(answer.to_json(), True, "")
         else:
             answer, streamed = None, ""
-            for part in assistant.ask_stream(q, k, backend):
+            for part in assistant.ask_stream(q, k, backend, filters):
                 if isinstance(part, Answer):
                     answer = part
                 else:  # the LLM's words as they come; the checked answer follows

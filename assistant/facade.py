@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from ingest import manifest as mf
@@ -12,12 +13,14 @@ from ingest.indexer import Indexer
 from ingest.progress import Progress
 from ingest.settings import Settings
 from ingest.store import ChromaStore, CollectionMissing
-from ingest.types import Answer, Hit, IndexReport
+from ingest.types import Answer, Filters, Hit, IndexReport
 
 from . import prompt
+from .conversation import standalone_question
 from .extractive import ExtractiveAnswerer
 from .llm import OpenAIChat, resolve
-from .retrieval import dense_search
+from .refusal import RefusalConfig, grounded, refusal
+from .retrieval import Retriever
 
 BACKENDS = ("auto", "openai", "extractive")
 
@@ -33,6 +36,8 @@ class Assistant:
         self.store = store or ChromaStore(self.index_dir, settings.chroma_host, settings.chroma_port)
         self._llm = llm
         self._seen: str | None = None
+        self.retriever = Retriever(self.store, self.embedder, self.index_dir)
+        self.refusal = RefusalConfig()
 
     def index(self, vault: Path | None = None, full: bool = False, progress: Progress | None = None,
               log: Callable[[str], None] = lambda m: None) -> IndexReport:
@@ -48,14 +53,14 @@ class Assistant:
                                 f"REREAD_EMBED_MODEL is {self.settings.embed_model}; run `reread index` to rebuild")
         return m
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]:
-        m = self._current_manifest()
-        vector = self.embedder.embed([query])[0]
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        """The k passages that best match the query (dense and lexical, fused), within the filters."""
+        k = k or self.settings.top_k
         try:
-            return dense_search(self.store, vector, m.collection, k or self.settings.top_k)
-        except CollectionMissing:  # a rebuild swapped collections between our manifest read and the query
+            return self.retriever.retrieve(self._current_manifest(), query, k, filters)
+        except (CollectionMissing, FileNotFoundError):  # a rebuild swapped generations under our manifest read
             self.store.reopen()
-            return dense_search(self.store, vector, self._current_manifest().collection, k or self.settings.top_k)
+            return self.retriever.retrieve(self._current_manifest(), query, k, filters)
 
     def _current_manifest(self) -> mf.Manifest:
         m = self.manifest()
@@ -99,27 +104,43 @@ class Assistant:
             self._llm = OpenAIChat(s.llm_model, s.api_key, s.openai_base_url, s.llm_timeout)
         return self._llm
 
-    def ask(self, question: str, k: int | None = None, backend: str | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, backend: str | None = None,
+            filters: Filters | None = None) -> Answer:
+        return self.chat([], question, k, backend, filters)
+
+    def chat(self, history: list[tuple[str, str]], question: str, k: int | None = None,
+             backend: str | None = None, filters: Filters | None = None) -> Answer:
+        """Answer a question that may follow earlier turns ((question, answer text) pairs, oldest first)."""
         answer = None
-        for part in self.ask_stream(question, k, backend, stream=False):
+        for part in self.chat_stream(history, question, k, backend, filters, stream=False):
             if isinstance(part, Answer):
                 answer = part
         assert answer is not None
         return answer
 
     def ask_stream(self, question: str, k: int | None = None, backend: str | None = None,
-                   stream: bool = True) -> Iterator[str | Answer]:
-        """Yields the LLM's text as it comes, then the final Answer (markers checked, quotes found)."""
+                   filters: Filters | None = None, stream: bool = True) -> Iterator[str | Answer]:
+        return self.chat_stream([], question, k, backend, filters, stream)
+
+    def chat_stream(self, history: list[tuple[str, str]], question: str, k: int | None = None,
+                    backend: str | None = None, filters: Filters | None = None,
+                    stream: bool = True) -> Iterator[str | Answer]:
+        """Yields the LLM's text as it comes, then the final Answer (markers checked, quotes found).
+        A follow-up is made standalone before retrieval; notes that cannot answer get no LLM call."""
         name = self.backend(backend)
         llm = self.llm if name == "openai" else None  # a missing key fails before any retrieval
-        hits = self.search(question, k)
+        standalone = standalone_question(history, question, llm) if history else question
+        hits = self.search(standalone, k, filters)
+        extra = {"standalone": standalone if standalone != question else "",
+                 "model": self.settings.llm_model if llm is not None else ""}
+        if not grounded(self.retriever.evidence(self.manifest(), standalone, hits), self.refusal):
+            yield refusal(question, hits, name, **extra)
+            return
         if llm is None:
-            yield ExtractiveAnswerer(self.embedder).answer(question, hits)
+            answer = ExtractiveAnswerer(self.embedder).answer(standalone, hits)
+            yield replace(answer, question=question, nearest=[] if answer.found else hits, **extra)
             return
-        if not hits:
-            yield resolve(question, "", hits, name)
-            return
-        msgs = prompt.messages(question, hits)
+        msgs = prompt.messages(question, hits, history=history, budget_tokens=self.settings.llm_context_tokens)
         if stream:
             parts = []
             for delta in llm.stream(msgs):
@@ -128,7 +149,8 @@ class Assistant:
             text = "".join(parts)
         else:
             text = llm.complete(msgs)
-        yield resolve(question, text, hits, name)
+        answer = resolve(question, text, hits, name)
+        yield replace(answer, nearest=[] if answer.found else hits, **extra)
 
     def status(self) -> dict:
         m = mf.load(self.index_dir)

@@ -36,6 +36,8 @@ def hits_text(query: str, hits: list[Hit]) -> str:
 def answer_text(a: Answer, show_answer: bool = True) -> str:
     lines = [a.answer, ""] if show_answer else []
     lines += [f"[{c.n}] {location(c)} ({c.start}-{c.end}): {' '.join(c.quote.split())[:200]}" for c in a.citations]
+    if not a.found and a.nearest:
+        lines += ["The closest passages in your notes:", hits_text(a.standalone or a.question, a.nearest)]
     lines.append(f"({BACKEND_NOTE.get(a.backend, a.backend)})")
     return "\n".join(lines)
 

@@ -1,10 +1,100 @@
-"""Dense retrieval over the index's current collection."""
+"""Hybrid retrieval: dense (MiniLM in Chroma) and lexical (stemmed BM25), fused by reciprocal rank, spread
+over notes. `Retriever.retrieve(query, k, filters)` is the one seam the facade, CLI, eval and UI use."""
 
 from __future__ import annotations
 
-from ingest.types import Hit
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest import lexical
+from ingest.manifest import Manifest
+from ingest.types import Chunk, Filters, Hit
+
+from .refusal import Evidence, evidence
 
 
-def dense_search(store, vector: list[float], collection: str, k: int) -> list[Hit]:
-    found = store.query(collection, vector, k)
-    return [Hit(chunk=c, rank=i, score=s) for i, (c, s) in enumerate(found, start=1)]
+@dataclass(frozen=True)
+class RetrievalConfig:
+    depth: int = 50  # candidates each retriever contributes to the fusion
+    rrf_k: int = 60  # the usual reciprocal-rank constant: ranks beyond ~60 count little
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    per_note: int = 2  # chunks of one note in the top k before other notes get their turn
+
+
+class Retriever:
+    """Holds the lexical generation it last loaded; the caller hands it the current manifest."""
+
+    def __init__(self, store, embedder, index_dir: Path, config: RetrievalConfig | None = None):
+        self.store = store
+        self.embedder = embedder
+        self.index_dir = Path(index_dir)
+        self.config = config or RetrievalConfig()
+        self._analyzer: lexical.Analyzer | None = None
+        self._gen: tuple[str, lexical.Generation] | None = None
+
+    @property
+    def analyzer(self) -> lexical.Analyzer:
+        if self._analyzer is None:
+            self._analyzer = lexical.Analyzer()
+        return self._analyzer
+
+    def generation(self, m: Manifest) -> lexical.Generation | None:
+        if not m.lexical:
+            return None
+        if self._gen is None or self._gen[0] != m.lexical:
+            self._gen = (m.lexical, lexical.load(self.index_dir, m.lexical))
+        return self._gen[1]
+
+    def terms(self, query: str) -> list[str]:
+        return self.analyzer(query)
+
+    def evidence(self, m: Manifest, query: str, hits: list[Hit]) -> Evidence:
+        """What the hits show for the query, for the refusal decision (refusal.py)."""
+        gen = self.generation(m)
+        terms = self.terms(query)
+        weights = {t: gen.idf(t) if gen is not None else 1.0 for t in terms}
+        return evidence(terms, weights, hits, self.analyzer,
+                        lambda t: gen is None or gen.df(t) > 0)
+
+    def retrieve(self, m: Manifest, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        cfg = self.config
+        depth = max(cfg.depth, 4 * k)
+        qvec = self.embedder.embed([query])[0]
+        dense = self.store.query(m.collection, qvec, depth, filters)
+        gen = self.generation(m)
+        lex = gen.search(self.terms(query), depth, filters) if gen is not None else []
+        fused: dict[str, float] = {}
+        for rank, (chunk, _) in enumerate(dense, start=1):
+            fused[chunk.id] = fused.get(chunk.id, 0.0) + cfg.dense_weight / (cfg.rrf_k + rank)
+        for rank, (cid, _, _) in enumerate(lex, start=1):
+            fused[cid] = fused.get(cid, 0.0) + cfg.lexical_weight / (cfg.rrf_k + rank)
+        chunks: dict[str, Chunk] = {c.id: c for c, _ in dense}
+        cosine = {c.id: s for c, s in dense}
+        bm25 = {cid: score for cid, score, _ in lex}
+        source = {cid: src for cid, _, src in lex} | {c.id: c.source for c, _ in dense}
+        picked = spread(sorted(fused, key=lambda i: -fused[i]), k, source.__getitem__, cfg.per_note)
+        extra = [i for i in picked if i not in chunks]
+        if extra:  # found by BM25 alone: read them, with their vectors for an honest similarity
+            for i, (chunk, vec) in self.store.get_with_vectors(m.collection, extra).items():
+                chunks[i], cosine[i] = chunk, float(np.dot(vec, qvec))
+        return [Hit(chunk=chunks[i], rank=r, score=cosine.get(i, 0.0), lexical=bm25.get(i, 0.0), fused=fused[i])
+                for r, i in enumerate((i for i in picked if i in chunks), start=1)]
+
+def spread(order: list[str], k: int, source_of, per_note: int) -> list[str]:
+    """The first k of the fused order, at most per_note chunks of one note while other notes remain."""
+    out: list[str] = []
+    held: list[str] = []
+    count: dict[str, int] = {}
+    for i in order:
+        s = source_of(i)
+        if count.get(s, 0) < per_note:
+            out.append(i)
+            count[s] = count.get(s, 0) + 1
+        else:
+            held.append(i)
+        if len(out) == k:
+            return out
+    return out + held[:k - len(out)]

@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
 
+from . import lexical
 from . import manifest as mf
 from .chunker import CHUNKER_VERSION, Chunker, ChunkerConfig
 from .discover import SourceFile, discover
 from .embedder import SentenceTransformerEmbedder
-from .errors import ConfigError, UnreadableFile
+from .errors import ConfigError, RereadError, UnreadableFile
 from .lock import WriterLock
 from .manifest import FileEntry, Manifest
 from .progress import NoProgress, Progress
 from .settings import Settings
-from .store import ChromaStore
+from .store import ChromaStore, embed_hash
 from .types import Chunk, IndexReport
 
 BATCH_FILES = 32
@@ -101,6 +102,8 @@ class Indexer:
         self.progress = progress or NoProgress()
         self.log = log
         self._chunker: Chunker | None = None
+        self._landed: list[Chunk] = []  # this run's new chunks, for the lexical side
+        self._lexical_stale = False
 
     @property
     def chunker(self) -> Chunker:
@@ -120,7 +123,7 @@ class Indexer:
 
     def run(self, vault: Path | None = None, full: bool = False) -> IndexReport:
         t0 = perf_counter()
-        vault = Path(vault or self.settings.notes_dir).expanduser().resolve()
+        vault = Path(vault or self._remembered_vault() or self.settings.notes_dir).expanduser().resolve()
         if not vault.is_dir():
             raise ConfigError(f"the vault {vault} is not a folder; set REREAD_NOTES_DIR in .env or pass --vault DIR")
         self.index_dir.mkdir(parents=True, exist_ok=True)
@@ -139,6 +142,16 @@ class Indexer:
         report.seconds = perf_counter() - t0
         return report
 
+    def _remembered_vault(self) -> str | None:
+        """With neither --vault nor REREAD_NOTES_DIR given, an index keeps the vault it was built from."""
+        if "notes_dir" in self.settings.model_fields_set:
+            return None
+        try:
+            old = mf.load(self.index_dir)
+        except RereadError:
+            return None
+        return old.vault if old is not None and Path(old.vault).is_dir() else None
+
     def _rebuild_reason(self, old: Manifest | None, vault: Path, full: bool) -> str:
         if old is None:
             return ""
@@ -150,7 +163,7 @@ class Indexer:
             what = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in diff.items())
             return f"the index was built with other settings ({what}): rebuilding it cleanly"
         if old.vault != str(vault):
-            return f"the index held the vault {old.vault}; rebuilding it for {vault}"
+            return f"the index held the vault {old.vault}; replacing it with an index of {vault}"
         return ""
 
     def _cleanup(self, old: Manifest | None) -> None:
@@ -162,7 +175,9 @@ class Indexer:
                 if old is None or name != old.collection:
                     self.store.drop(name)
             building.unlink(missing_ok=True)
+        lexical.prune(self.index_dir, old.lexical if old else None)
         if dirty.exists() and old is not None:
+            self._lexical_stale = True  # a killed run may have saved file entries the lexical side lacks
             present = self.store.ids(old.collection)
             expected = {i for e in old.files.values() for i in e.chunk_ids}
             self.store.delete(old.collection, sorted(present - expected))
@@ -183,7 +198,7 @@ class Indexer:
         report.unchanged = len(plan.unchanged)
         for s, f in plan.touched.items():
             m.files[s].mtime_ns, m.files[s].size = f.mtime_ns, f.size
-        if plan.work:
+        if plan.work or self._lexical_stale or not m.lexical:
             dirty = self.index_dir / mf.DIRTY
             dirty.touch()
             self.progress.start(len(plan.added) + len(plan.changed) + len(plan.renamed) + len(plan.retried),
@@ -197,7 +212,9 @@ class Indexer:
                 self._process(jobs[i:i + BATCH_FILES], m, m.collection, plan.hashes, report)
                 mf.save(self.index_dir, m)  # progress survives a crash; the dirty marker covers the rest
             self._stamp(m)
+            self._lexical(m)
             mf.save(self.index_dir, m)
+            lexical.prune(self.index_dir, m.lexical)
             self.progress.finish()
             report.added = sum(1 for f in plan.added + plan.retried if not m.files[f.source].error)
             report.updated = sum(1 for f in plan.changed if not m.files[f.source].error)
@@ -222,10 +239,18 @@ class Indexer:
         report.removed = len(set(old.files) - set(m.files)) if old else 0
         report.chunks = m.chunks
         self._stamp(m)
+        self._lexical(m)
         mf.save(self.index_dir, m)  # the swap: readers move to the new collection here
+        lexical.prune(self.index_dir, m.lexical)
         if old is not None and old.collection != m.collection:
             self.store.drop(old.collection)
         (self.index_dir / mf.BUILDING).unlink(missing_ok=True)  # last, so a crash before it still cleans up
+
+    def _lexical(self, m: Manifest) -> None:
+        name = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+        m.lexical = lexical.refresh(self.index_dir, m, self._landed, lambda ids: self.store.get(m.collection, ids),
+                                    name)
+        self._landed = []
 
     def _process(self, jobs: list[tuple[SourceFile, FileEntry | None, bool]], m: Manifest, collection: str,
                  hashes: dict[str, str], report: IndexReport) -> None:
@@ -263,28 +288,26 @@ class Indexer:
         stored = self._stored(collection, old_ids)
         all_chunks: list[Chunk] = []
         vectors: list[list[float] | None] = []
-        for _, _, moved, chunks, *_ in landed:
+        for _, _, _, chunks, *_ in landed:
             for c in chunks:
-                text_hash = hashlib.sha256(c.embed_text.encode()).hexdigest()[:16]
-                hit = stored.get(c.text)
                 all_chunks.append(c)
-                vectors.append(hit[0] if hit and (moved or hit[1] == text_hash) else None)
+                vectors.append(stored.get(embed_hash(c.embed_text)))
         todo = [i for i, v in enumerate(vectors) if v is None]
         for i, v in zip(todo, self.embedder.embed([all_chunks[i].embed_text for i in todo]) if todo else [],
                         strict=True):
             vectors[i] = v
         self.store.add(collection, all_chunks, vectors)  # type: ignore[arg-type]
+        self._landed += all_chunks
         for f, prev, _, chunks, digest, warnings, encoding in landed:
             new_ids = [c.id for c in chunks]
             if prev is not None:
                 self.store.delete(collection, sorted(set(prev.chunk_ids) - set(new_ids)))
             m.files[f.source] = FileEntry(f.source, chunks[0].kind, f.size, f.mtime_ns, digest, new_ids,
-                                          encoding, list(warnings))
+                                          encoding, list(warnings), tags=list(chunks[0].metadata.get("tags") or []))
             self.progress.advance()
 
-    def _stored(self, collection: str, ids: list[str]) -> dict[str, tuple[list[float], str]]:
-        """Vectors already in the store for these chunk ids, keyed by their display text."""
+    def _stored(self, collection: str, ids: list[str]) -> dict[str, list[float]]:
+        """Vectors already in the store for these chunk ids, keyed by the hash of the text that was embedded."""
         if not ids:
             return {}
-        got = self.store.texts_and_vectors(collection, ids)
-        return {text: (vec, h) for text, vec, h in got}
+        return {h: vec for _, vec, h in self.store.texts_and_vectors(collection, ids) if h}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import IndexMismatch
 
-FORMAT = 1
+FORMAT = 2  # 2: lexical generations, tags per file, vectors keyed on the embedded text
 MANIFEST = "manifest.json"
 BUILDING = "manifest.building.json"
 DIRTY = "dirty"
@@ -26,6 +26,7 @@ class FileEntry:
     encoding: str | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None  # why the file did not land; kept so an unchanged bad file is not re-read
+    tags: list[str] = field(default_factory=list)  # per file, for filters: stored once, not on every chunk
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Manifest:
     files: dict[str, FileEntry] = field(default_factory=dict)
     last_indexed: str = ""
     format: int = FORMAT
+    lexical: str = ""  # the lexical generation folder that matches these files (lexical.py)
 
     @property
     def chunks(self) -> int:
@@ -43,14 +45,15 @@ class Manifest:
 
     def to_json(self) -> dict:
         return {"format": self.format, "fingerprint": self.fingerprint, "vault": self.vault,
-                "collection": self.collection, "last_indexed": self.last_indexed,
+                "collection": self.collection, "last_indexed": self.last_indexed, "lexical": self.lexical,
                 "files": {k: asdict(v) for k, v in sorted(self.files.items())}}
 
     @classmethod
     def from_json(cls, data: dict) -> Manifest:
         return cls(fingerprint=data["fingerprint"], vault=data["vault"], collection=data["collection"],
                    files={k: FileEntry(**v) for k, v in data.get("files", {}).items()},
-                   last_indexed=data.get("last_indexed", ""), format=data.get("format", 0))
+                   last_indexed=data.get("last_indexed", ""), format=data.get("format", 0),
+                   lexical=data.get("lexical", ""))
 
 
 def load(index_dir: Path, name: str = MANIFEST) -> Manifest | None:

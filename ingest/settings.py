@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = Field(60.0, gt=0)
+    llm_context_tokens: int = Field(6000, ge=500, description="The prompt's budget: sources, history, question.")
     chroma_host: str | None = None
     chroma_port: int = Field(8000, gt=0, lt=65536)
     top_k: int = Field(5, ge=1, le=100)

@@ -1,42 +1,72 @@
-"""Chroma behind llama-index's ChromaVectorStore: embedded on disk, or a Chroma server."""
+"""Chroma, queried and written directly (array metadata for filters, upserts): embedded on disk, or a server."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from .errors import IndexMismatch, RereadError
-from .types import Chunk
+from .types import Chunk, Filters
 
 PREFIX = "reread"
+# A wide search beam: on a collection smaller than ef_search HNSW visits every vector (exact search), and
+# near-duplicate notes (a daily template) no longer hide the one that answers; ~ms per query at 100k chunks.
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 1000, "max_neighbors": 32}
 
 
 class CollectionMissing(IndexMismatch):
     """The manifest names a collection the store does not have (a rebuild just replaced it, or data loss)."""
 
 
+def folders(source: str) -> list[str]:
+    """Every folder a source lies under, outermost first: "a/b/n.md" -> ["a", "a/b"]."""
+    parts = source.split("/")[:-1]
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
 def _flat(chunk: Chunk) -> dict[str, Any]:
+    """What filters and citations need, per chunk; tags and folders as arrays so Chroma's $contains filters
+    one of several (Chroma refuses an empty array, so those keys are left out when empty)."""
     m = chunk.metadata
-    return {"source": chunk.source, "kind": chunk.kind, "title": chunk.title, "heading": chunk.heading,
-            "page": chunk.page or 0, "start": chunk.start, "end": chunk.end,
-            "tags": ",".join(m.get("tags") or []), "author": m.get("author") or "",
-            "has_highlights": bool(m.get("highlights")), "highlights": json.dumps(m.get("highlights") or []),
-            "frontmatter": json.dumps(m.get("frontmatter") or {}, ensure_ascii=False),
-            "embed_hash": hashlib.sha256(chunk.embed_text.encode()).hexdigest()[:16]}
+    meta: dict[str, Any] = {"source": chunk.source, "kind": chunk.kind, "title": chunk.title,
+                            "heading": chunk.heading, "page": chunk.page or 0, "start": chunk.start,
+                            "end": chunk.end, "author": m.get("author") or "",
+                            "embed_hash": embed_hash(chunk.embed_text)}
+    if m.get("tags"):
+        meta["tags"] = [str(t) for t in m["tags"]]
+    if folders(chunk.source):
+        meta["folders"] = folders(chunk.source)
+    if m.get("highlights"):
+        meta["highlights"] = json.dumps(m["highlights"], ensure_ascii=False)
+    return meta
+
+
+def embed_hash(embed_text: str) -> str:
+    """The key of a stored vector: what the model read, so a changed header (a renamed title) re-embeds."""
+    return hashlib.sha256(embed_text.encode()).hexdigest()[:16]
 
 
 def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
-    metadata: dict[str, Any] = {"tags": [t for t in str(meta.get("tags") or "").split(",") if t],
-                                "highlights": json.loads(meta.get("highlights") or "[]"),
-                                "frontmatter": json.loads(meta.get("frontmatter") or "{}")}
+    metadata: dict[str, Any] = {"tags": list(meta.get("tags") or []),
+                                "highlights": json.loads(meta.get("highlights") or "[]")}
     if meta.get("author"):
         metadata["author"] = meta["author"]
     return Chunk(id=chunk_id, source=meta["source"], kind=meta["kind"], title=meta.get("title", ""),
                  heading=meta.get("heading", ""), page=int(meta.get("page") or 0) or None,
                  start=int(meta["start"]), end=int(meta["end"]), text=text, metadata=metadata)
+
+
+def where(filters: Filters | None) -> dict[str, Any] | None:
+    """Filters as a Chroma where clause (all conditions must hold)."""
+    if not filters:
+        return None
+    conds: list[dict[str, Any]] = [{"tags": {"$contains": t}} for t in filters.tags]
+    conds += [{"folders": {"$contains": f.strip("/")}} for f in filters.folders]
+    conds += [{"kind": k} for k in filters.kinds]
+    conds += [{"source": s} for s in filters.sources]
+    return conds[0] if len(conds) == 1 else {"$and": conds}
 
 
 class ChromaStore:
@@ -84,31 +114,22 @@ class ChromaStore:
     def _collection(self, name: str, create: bool = True):
         client = self.client  # an unreachable server fails here, with its own message
         if create:
-            return client.get_or_create_collection(name, configuration={"hnsw": {"space": "cosine"}})
+            return client.get_or_create_collection(name, configuration={"hnsw": dict(HNSW)}, embedding_function=None)
         try:
-            return client.get_collection(name)
+            return client.get_collection(name, embedding_function=None)
         except Exception:  # chromadb raises NotFoundError or ValueError depending on the client
             raise CollectionMissing(f"the index's vectors ({name}) are missing from the store; "
                                     "run `reread index --full` to rebuild") from None
 
-    def _vector_store(self, name: str, create: bool = True):
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        return ChromaVectorStore(chroma_collection=self._collection(name, create))
-
     def add(self, name: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
+        """Upsert: re-adding after a crash neither fails nor doubles."""
         if not chunks:
             return
-        from llama_index.core.schema import TextNode
-
-        ids = [c.id for c in chunks]
-        self.delete(name, ids)  # add is not an upsert; re-adding after a crash must not fail or double
-        nodes = [TextNode(id_=c.id, text=c.text, embedding=v, metadata=_flat(c), start_char_idx=c.start,
-                          end_char_idx=c.end, excluded_embed_metadata_keys=list(_flat(c)))
-                 for c, v in zip(chunks, vectors, strict=True)]
-        store, step = self._vector_store(name), self._batch()
-        for i in range(0, len(nodes), step):  # Chroma refuses a write larger than its max batch size
-            store.add(nodes[i:i + step])
+        col, step = self._collection(name), self._batch()
+        for i in range(0, len(chunks), step):  # Chroma refuses a write larger than its max batch size
+            part = chunks[i:i + step]
+            col.upsert(ids=[c.id for c in part], embeddings=vectors[i:i + step], documents=[c.text for c in part],
+                       metadatas=[_flat(c) for c in part])
 
     def _batch(self) -> int:
         try:
@@ -148,13 +169,27 @@ class ChromaStore:
         except Exception:  # already gone
             pass
 
-    def query(self, name: str, vector: list[float], k: int) -> list[tuple[Chunk, float]]:
-        from llama_index.core.vector_stores.types import VectorStoreQuery
+    def query(self, name: str, vector: list[float], k: int,
+              filters: Filters | None = None) -> list[tuple[Chunk, float]]:
+        """The k nearest chunks with their cosine similarity."""
+        col = self._collection(name, create=False)
+        got = col.query(query_embeddings=[vector], n_results=k, where=where(filters),
+                        include=["documents", "metadatas", "distances"])
+        return [(chunk_from(i, d or "", m or {}), 1.0 - float(dist))
+                for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
+                                         got["distances"][0], strict=True)]
 
-        query = VectorStoreQuery(query_embedding=vector, similarity_top_k=k)
-        result = self._vector_store(name, create=False).query(query)
-        out = []
-        for node, sim in zip(result.nodes, result.similarities or [], strict=False):
-            cosine = 1.0 + math.log(sim) if sim > 0 else -1.0  # llama-index reports exp(-distance)
-            out.append((chunk_from(node.node_id, node.get_content(), node.metadata), cosine))
-        return out
+    def get_with_vectors(self, name: str, ids: list[str]) -> dict[str, tuple[Chunk, list[float]]]:
+        if not ids:
+            return {}
+        got = self._collection(name, create=False).get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        return {i: (chunk_from(i, d or "", m or {}), list(map(float, e)))
+                for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)}
+
+    def get(self, name: str, ids: list[str]) -> dict[str, Chunk]:
+        """Stored chunks by id (ids no longer stored are absent)."""
+        if not ids:
+            return {}
+        got = self._collection(name, create=False).get(ids=ids, include=["documents", "metadatas"])
+        return {i: chunk_from(i, d or "", m or {})
+                for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}

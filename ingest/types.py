@@ -63,7 +63,9 @@ class Hit:
 
     chunk: Chunk
     rank: int
-    score: float
+    score: float  # cosine similarity of the query and the chunk's vector
+    lexical: float = 0.0  # its BM25 score, 0 when no query term occurs in it
+    fused: float = 0.0  # the reciprocal-rank fusion score the rank comes from
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk

@@ -81,3 +81,30 @@ def assistant(settings, embedder):
     from assistant.facade import Assistant
 
     return Assistant(settings, embedder=embedder)
+
+
+class WordHashEmbedder:
+    """A fast honest fake: hashed word counts, normalised, so texts sharing words are near (no torch)."""
+
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self, dim: int = 384):
+        self.dim = dim
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        import hashlib
+        import re
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for w in re.findall(r"\w+", text.lower()):
+                out[i, int.from_bytes(hashlib.md5(w.encode()).digest()[:4], "little") % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.where(norms == 0, 1, norms)).tolist()
+
+
+@pytest.fixture
+def fake_embedder():
+    return WordHashEmbedder()

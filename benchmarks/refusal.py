@@ -1,0 +1,89 @@
+"""Calibrate "not in your notes": both errors of the refusal rule on QA sets, and a grid search for its weights.
+
+    .venv/bin/python benchmarks/refusal.py VAULT:QA[:INDEX_DIR] ... [--fit] [-k 5]
+
+Each VAULT:QA pair is indexed (into INDEX_DIR, or a temporary folder) and every question without history
+is searched once; rows with "found": false are out of scope. Prints one JSON object: per set, the
+questions answered out of scope and refused in scope under the current RefusalConfig, and with --fit the
+config that minimises the errors summed over all given sets (tune on some sets, then check the others
+with the fitted values: a rule that only fits the sets it was tuned on is overfitting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def collect(spec: str, tmp: Path, embedder, k: int) -> tuple[str, list[tuple[bool, object, str]]]:
+    from assistant.evaluate import load_qa
+    from assistant.facade import Assistant
+    from assistant.filters import parse_filters
+    from ingest.settings import Settings
+
+    vault, qa, *rest = spec.split(":")
+    index = Path(rest[0]) if rest else tmp / Path(qa).stem
+    assistant = Assistant(Settings(notes_dir=Path(vault), index_dir=index, backend="extractive"), embedder=embedder)
+    if assistant.status()["chunks"] == 0:
+        assistant.index(Path(vault))
+    rows = []
+    for row in load_qa(Path(qa)):
+        if row.get("history"):
+            continue
+        hits = assistant.search(row["question"], k, parse_filters(row.get("filters")))
+        ev = assistant.retriever.evidence(assistant.manifest(), row["question"], hits)
+        rows.append((bool(row.get("found", True)), ev, row["question"]))
+    return Path(qa).name, rows
+
+
+def errors(rows, cfg) -> dict:
+    from assistant.refusal import grounded
+
+    out_answered = [q for found, ev, q in rows if not found and grounded(ev, cfg)]
+    in_refused = [q for found, ev, q in rows if found and not grounded(ev, cfg)]
+    return {"in_scope": sum(f for f, _, _ in rows), "out_of_scope": sum(not f for f, _, _ in rows),
+            "answered_out_of_scope": len(out_answered), "refused_in_scope": len(in_refused),
+            "answered_out_of_scope_questions": out_answered, "refused_in_scope_questions": in_refused}
+
+
+def fit(sets: dict) -> object:
+    from assistant.refusal import RefusalConfig
+
+    best, best_cost = RefusalConfig(), None
+    grid = itertools.product([0.0, 0.1, 0.2, 0.3, 0.4, 0.5], [0.0, 0.2, 0.4, 0.6],
+                             [x / 100 for x in range(30, 70, 2)], [0.6, 0.65, 0.7, 0.8])
+    for cw, uw, th, strong in grid:
+        cfg = replace(RefusalConfig(), cover_weight=cw, unknown_weight=uw, threshold=th, strong=strong)
+        e = [errors(rows, cfg) for rows in sets.values()]
+        # answering out of scope is the worse error: a confident wrong answer costs more than a refusal
+        cost = sum(2 * x["answered_out_of_scope"] + x["refused_in_scope"] for x in e)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = cfg, cost
+    return best
+
+
+def main() -> None:
+    from assistant.refusal import RefusalConfig
+    from ingest.embedder import SentenceTransformerEmbedder
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sets", nargs="+", help="VAULT:QA[:INDEX_DIR]")
+    ap.add_argument("--fit", action="store_true")
+    ap.add_argument("-k", type=int, default=5)
+    args = ap.parse_args()
+    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    with tempfile.TemporaryDirectory(prefix="reread-refusal-") as tmp:
+        sets = dict(collect(s, Path(tmp), embedder, args.k) for s in args.sets)
+    cfg = fit(sets) if args.fit else RefusalConfig()
+    print(json.dumps({"config": asdict(cfg), "sets": {name: errors(rows, cfg) for name, rows in sets.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The lexical side of the index: stemmed BM25 (bm25s + PyStemmer) over chunks, kept beside the manifest.
+
+Each run that changes the index writes a new generation folder under lexical/ and the manifest names it,
+so a reader or a crash sees the old generation or the new one, never half of one (the manifest's own
+protocol). Token ids of every chunk are kept, so an edit re-tokenizes only the chunks that changed and
+the BM25 matrix is rebuilt from stored ids, not from text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .types import Filters
+
+DIR = "lexical"
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# English function words and question words: "How do I create a canvas?" should match on create + canvas
+STOPWORDS = frozenset("""a an and are as at be been being but by can could did do does doing for from had has have
+having he her here hers him his how i if in into is it its itself me my myself no nor of on or our ours so some such
+than that the their theirs them then there these they this those to too very was we were what when where which while
+who whom why will with would you your yours about should shall may might must also just am any each""".split())
+
+
+@dataclass
+class Doc:
+    """One chunk as the lexical index sees it."""
+
+    id: str
+    source: str
+    kind: str
+    tags: list[str]
+    text: str  # folder names, title, heading and the chunk's readable text: all of them count
+
+
+class Analyzer:
+    """Lower-case words, stop words out, Snowball English stems; the same for chunks and queries."""
+
+    def __init__(self):
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+        return self._stemmer.stemWords(words)
+
+
+@dataclass
+class Generation:
+    """A loaded lexical generation: chunk ids, their token ids, the vocabulary and the BM25 model."""
+
+    ids: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # source -> (kind, tags)
+    tokens: list[np.ndarray] = field(default_factory=list)
+    vocab: dict[str, int] = field(default_factory=dict)
+    model: object | None = None
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        if not filters:
+            return None
+        ok = {s: filters.matches(s, kind, tags) for s, (kind, tags) in self.files.items()}
+        return np.fromiter((ok.get(s, False) for s in self.sources), dtype=np.float32, count=len(self.sources))
+
+    def df(self, term: str) -> int:
+        """How many chunks hold the term (the vocabulary may keep terms of chunks since removed)."""
+        i = self.vocab.get(term)
+        if i is None or self.model is None:
+            return 0
+        indptr = self.model.scores["indptr"]  # type: ignore[attr-defined]
+        return int(indptr[i + 1] - indptr[i])
+
+    def idf(self, term: str) -> float:
+        """How rare a term is among the chunks (BM25's idf); a term no chunk holds is rarest of all."""
+        n, df = len(self.ids), self.df(term)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def search(self, terms: list[str], k: int, filters: Filters | None = None) -> list[tuple[str, float, str]]:
+        """(chunk id, BM25 score, source) of the k best chunks with a score above zero."""
+        known = [t for t in terms if t in self.vocab]
+        if self.model is None or not known or not self.ids:
+            return []
+        scores = self.model.get_scores(known)  # type: ignore[attr-defined]
+        mask = self.mask(filters)
+        if mask is not None:
+            scores = scores * mask
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i]), self.sources[i]) for i in top if scores[i] > 0]
+
+
+def _fit(tokens: list[np.ndarray], vocab: dict[str, int]):
+    import bm25s
+
+    model = bm25s.BM25()
+    model.index(bm25s.tokenization.Tokenized(ids=[t.tolist() for t in tokens], vocab=vocab), show_progress=False)
+    return model
+
+
+def build(previous: Generation | None, keep: Iterable[str], added: list[Doc], analyzer: Analyzer,
+          files: dict[str, tuple[str, list[str]]]) -> Generation:
+    """A new generation: the previous one's chunks that are kept, plus the added ones tokenized now."""
+    gen = Generation(vocab=dict(previous.vocab) if previous else {}, files=files)
+    new_ids = {d.id for d in added}
+    if previous is not None:
+        keep_set = set(keep) - new_ids
+        for i, cid in enumerate(previous.ids):
+            if cid in keep_set:
+                gen.ids.append(cid)
+                gen.sources.append(previous.sources[i])
+                gen.tokens.append(previous.tokens[i])
+    for d in added:
+        ids = [gen.vocab.setdefault(t, len(gen.vocab)) for t in analyzer(d.text)]
+        gen.ids.append(d.id)
+        gen.sources.append(d.source)
+        gen.tokens.append(np.asarray(ids, dtype=np.int32))
+    if gen.ids:
+        gen.vocab.setdefault("", len(gen.vocab))  # bm25s wants an empty token to give empty chunks a row
+        gen.model = _fit(gen.tokens, gen.vocab)
+    return gen
+
+
+def save(index_dir: Path, name: str, gen: Generation) -> None:
+    """Write a generation folder completely; only then may the manifest name it."""
+    folder = Path(index_dir) / DIR / name
+    tmp = folder.with_name(name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    lengths = np.fromiter((len(t) for t in gen.tokens), dtype=np.int64, count=len(gen.tokens))
+    np.save(tmp / "tokens.npy", np.concatenate(gen.tokens) if gen.tokens else np.zeros(0, np.int32))
+    np.save(tmp / "lengths.npy", lengths)
+    meta = {"ids": gen.ids, "sources": gen.sources, "files": gen.files,
+            "vocab": sorted(gen.vocab, key=gen.vocab.__getitem__)}
+    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    if gen.model is not None:
+        gen.model.save(str(tmp / "bm25"), show_progress=False)  # type: ignore[attr-defined]
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def load(index_dir: Path, name: str, with_tokens: bool = False) -> Generation:
+    """A saved generation; the token ids only when a writer needs them to build the next one."""
+    folder = Path(index_dir) / DIR / name
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    gen = Generation(ids=meta["ids"], sources=meta["sources"],
+                     files={s: (k, list(t)) for s, (k, t) in meta["files"].items()},
+                     vocab={t: i for i, t in enumerate(meta["vocab"])})
+    if with_tokens:
+        flat, lengths = np.load(folder / "tokens.npy"), np.load(folder / "lengths.npy")
+        gen.tokens = np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
+    if gen.ids:
+        import bm25s
+
+        gen.model = bm25s.BM25.load(str(folder / "bm25"), mmap=False, show_progress=False)
+    return gen
+
+
+def prune(index_dir: Path, keep: str | None) -> None:
+    """Drop every generation but the one the manifest names (an unfinished or replaced one)."""
+    root = Path(index_dir) / DIR
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.name != keep:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def doc_of(chunk) -> Doc:
+    from .chunker import embed_view
+
+    where = " ".join(chunk.source.split("/")[:-1])
+    return Doc(chunk.id, chunk.source, chunk.kind, list(chunk.metadata.get("tags") or []),
+               f"{where}\n{chunk.title}\n{chunk.heading}\n{embed_view(chunk.text, chunk.kind)}")
+
+
+def refresh(index_dir: Path, manifest, added: list, fetch, name: str) -> str:
+    """Write the generation that matches the manifest: the previous one's kept chunks, the added chunks,
+    and any chunk the manifest lists that the previous generation lacks (after a crash), read back with
+    fetch(ids) -> {id: Chunk}. Returns the new generation's name for the manifest."""
+    previous = None
+    if manifest.lexical:
+        try:
+            previous = load(index_dir, manifest.lexical, with_tokens=True)
+        except (OSError, ValueError, KeyError):  # missing or damaged: rebuilt from the stored chunks below
+            previous = None
+    expected = [i for e in manifest.files.values() for i in e.chunk_ids]
+    new = {c.id: c for c in added if c.id in set(expected)}
+    have = set(previous.ids) if previous else set()
+    missing = [i for i in expected if i not in have and i not in new]
+    docs = [doc_of(c) for c in new.values()] + [doc_of(c) for c in fetch(missing).values()]
+    files = {s: (e.kind, list(e.tags)) for s, e in manifest.files.items() if e.chunk_ids}
+    gen = build(previous, expected, docs, Analyzer(), files)
+    save(index_dir, name, gen)
+    return name

@@ -1,0 +1,210 @@
+"""Hybrid retrieval: dense and lexical fused, filters on both sides, notes spread, exact on small vaults,
+and a lexical index that follows every re-index without starting over."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.facade import Assistant
+from assistant.filters import parse_filters
+from assistant.retrieval import RetrievalConfig
+from ingest import lexical
+from ingest import manifest as mf
+from ingest.settings import Settings
+from ingest.types import Filters
+from tests.conftest import write_vault
+
+NOTES = {
+    "books/dune.md": "---\ntags: [scifi, desert]\n---\n# Dune\n\nThe spice melange extends life and expands "
+                     "consciousness. Arrakis is the only source of the spice.\n",
+    "books/foundation.md": "---\ntags: [scifi]\n---\n# Foundation\n\nHari Seldon invented psychohistory to "
+                           "predict the fall of the Galactic Empire.\n",
+    "papers/attention.md": "---\ntags: [ml, transformers]\n---\n# Attention\n\nThe transformer replaces "
+                           "recurrence with self-attention over all tokens. Error code QX-7731 means the "
+                           "attention mask was malformed.\n",
+    "daily/2025-01-02.md": "# 2025-01-02\n\nRead more of Dune today; the desert ecology is the real hero.\n",
+}
+
+
+@pytest.fixture
+def app(tmp_path, fake_embedder) -> Assistant:
+    vault = write_vault(tmp_path / "vault", NOTES)
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive"),
+                  embedder=fake_embedder)
+    a.index()
+    return a
+
+
+def sources(hits) -> list[str]:
+    return [h.chunk.source for h in hits]
+
+
+def test_a_rare_code_is_found_by_its_exact_words(app):
+    hits = app.search("what does QX-7731 mean?", k=2)
+    assert hits[0].chunk.source == "papers/attention.md"
+    assert hits[0].lexical > 0 and "QX-7731" in hits[0].chunk.text
+
+
+@pytest.mark.parametrize("sides", [{}, {"lexical_weight": 0.0}, {"dense_weight": 0.0}])
+@pytest.mark.parametrize("spec,allowed", [
+    (["tag=scifi"], {"books/dune.md", "books/foundation.md"}),
+    (["tag=scifi", "tag=desert"], {"books/dune.md"}),
+    (["folder=books"], {"books/dune.md", "books/foundation.md"}),
+    (["folder=papers", "kind=note"], {"papers/attention.md"}),
+    (["source=daily/2025-01-02.md"], {"daily/2025-01-02.md"}),
+    (["kind=pdf"], set()),
+])
+def test_filters_hold_on_both_retrievers(app, spec, allowed, sides):
+    """Each filter limits dense-only, lexical-only and fused search alike; nothing outside it comes back."""
+    app.retriever.config = RetrievalConfig(**sides)
+    hits = app.search("dune spice desert transformer psychohistory", k=10, filters=parse_filters(spec))
+    assert set(sources(hits)) <= allowed
+    if allowed and not sides.get("dense_weight") == 0.0:
+        assert set(sources(hits)) == allowed  # dense search returns every allowed chunk at k=10
+
+
+def test_filter_matches_what_chroma_filters():
+    f = Filters(tags=("scifi",), folders=("books",))
+    assert f.matches("books/dune.md", "note", ["scifi", "desert"])
+    assert not f.matches("bookshelf/dune.md", "note", ["scifi"])  # a folder is a path prefix, not a string one
+    assert not f.matches("books/dune.md", "note", ["desert"])
+
+
+def test_bad_filters_are_one_line_errors():
+    for bad in (["colour=red"], ["tag"], ["kind=book"], ["tag="]):
+        with pytest.raises(ValueError):
+            parse_filters(bad)
+    assert parse_filters(["folder=/books/", "tag=#ml"]) == Filters(tags=("ml",), folders=("books",))
+
+
+def test_results_spread_over_notes(tmp_path, fake_embedder):
+    """Six chunks of one long note about a subject must not crowd out the short note that also covers it."""
+    parts = (f"## Part {i}\n\nWhales sing songs across the ocean, part {i}." for i in range(6))
+    long = "# Whales\n\n" + "\n\n".join(parts)
+    vault = write_vault(tmp_path / "v", {"whales.md": long, "song.md": "# Songs\n\nHumpback whales sing songs."})
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    hits = a.search("whales sing songs", k=3)
+    assert "song.md" in sources(hits) and sources(hits).count("whales.md") == 2
+    assert len(a.search("whales sing songs", k=7)) == 7  # with no other note left, the rest of the long note
+
+
+def test_dense_search_is_exact_on_a_templated_vault(tmp_path, embedder):
+    """300 daily notes from one template and one note on giraffes: dense search alone finds the giraffe note
+    first, and its top 10 equal an exact search over every stored vector, in a fresh client each time."""
+    template = "# Daily {d}\n\n## Tasks\n\n- [ ] review inbox\n- [ ] water plants\n\n## Mood\n\nCalm, {d}.\n"
+    files = {f"daily/2024-{1 + i // 28:02d}-{1 + i % 28:02d}.md": template.format(d=i) for i in range(300)}
+    files["zoo/giraffe.md"] = "# Giraffes\n\nA giraffe's neck has seven vertebrae, the same as a human's."
+    vault = write_vault(tmp_path / "v", files)
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=embedder)
+    a.index()
+    a.retriever.config = RetrievalConfig(lexical_weight=0.0)
+    q = "How many vertebrae does a giraffe neck have?"
+    m = a.manifest()
+    got = a.store._collection(m.collection).get(include=["embeddings"])
+    qv = np.asarray(embedder.embed([q])[0])
+    exact = [got["ids"][i] for i in np.argsort(-(np.asarray(got["embeddings"]) @ qv))[:10]]
+    for _ in range(3):
+        a.store.reopen()
+        found = [c.id for c, _ in a.store.query(m.collection, qv.tolist(), 10)]
+        assert found == exact
+        assert a.search(q, k=3)[0].chunk.source == "zoo/giraffe.md"
+
+
+def test_lexical_index_follows_edits_without_starting_over(tmp_path, fake_embedder, monkeypatch):
+    vault = write_vault(tmp_path / "v", NOTES)
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    first = a.manifest().lexical
+    analyzed: list[str] = []
+    real = lexical.Analyzer.__call__
+    monkeypatch.setattr(lexical.Analyzer, "__call__", lambda self, t: analyzed.append(t) or real(self, t))
+    (vault / "books/foundation.md").write_text("# Foundation\n\nThe Mule is a mutant who breaks the Seldon Plan.\n")
+    a.index()
+    m = a.manifest()
+    assert m.lexical != first and not (tmp_path / "i" / lexical.DIR / first).exists()
+    assert len(analyzed) == 1 and "Mule" in analyzed[0]  # only the changed chunk was tokenized
+    gen = lexical.load(tmp_path / "i", m.lexical)
+    assert sorted(gen.ids) == sorted(i for e in m.files.values() for i in e.chunk_ids)
+    assert sources(a.search("Mule mutant", k=1)) == ["books/foundation.md"]
+    assert not a.search("psychohistory", k=5, filters=Filters(sources=("books/foundation.md",)))[0].lexical
+
+
+def test_a_crash_before_the_manifest_names_a_generation_leaves_the_old_one(tmp_path, fake_embedder, monkeypatch):
+    vault = write_vault(tmp_path / "v", NOTES)
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    before = a.manifest().lexical
+
+    real_save = mf.save
+
+    def crash(index_dir, manifest, *args):  # killed just before the manifest would name the new generation
+        if manifest.lexical != before:
+            raise KeyboardInterrupt
+        real_save(index_dir, manifest, *args)
+
+    (vault / "books/dune.md").write_text("# Dune\n\nThe sandworms guard the spice.\n")
+    monkeypatch.setattr(mf, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        a.index()
+    monkeypatch.undo()
+    assert mf.load(tmp_path / "i").lexical == before
+    assert len(list((tmp_path / "i" / lexical.DIR).iterdir())) == 2  # the orphan, until the next run
+    a.index()
+    m = a.manifest()
+    assert [p.name for p in (tmp_path / "i" / lexical.DIR).iterdir()] == [m.lexical]
+    assert sources(a.search("sandworms", k=1)) == ["books/dune.md"]
+
+
+def test_a_renamed_note_titled_by_its_file_name_is_embedded_again(tmp_path):
+    """The title is in the embedded header: a rename that changes it must not keep the old vector."""
+    seen: list[str] = []
+
+    class Recording:
+        name = "all-MiniLM-L6-v2"
+
+        def embed(self, texts):
+            seen.extend(texts)
+            return [[1.0] + [0.0] * 383 for _ in texts]
+
+    vault = write_vault(tmp_path / "v", {"old name.md": "Plain text with no heading at all."})
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=Recording())
+    a.index()
+    (vault / "old name.md").rename(vault / "new name.md")
+    seen.clear()
+    assert a.index().renamed == 1
+    assert seen and seen[0].startswith("new name")
+
+
+@pytest.mark.slow
+def test_an_index_remembers_its_vault(tmp_path):
+    """`reread index --vault X`, then a plain `reread index` keeps X; another --vault says what it replaces."""
+    root = Path(__file__).resolve().parent.parent
+    x = write_vault(tmp_path / "x", {"a.md": "# A\n\nAlpha note about owls."})
+    y = write_vault(tmp_path / "y", {"b.md": "# B\n\nBeta note about foxes."})
+    env_root = tmp_path / "work"
+    env_root.mkdir()
+    cmd = [sys.executable, "-c", "from assistant.cli import main; main()"]
+
+    def reread(*args):
+        return subprocess.run(cmd + list(args), cwd=env_root, capture_output=True, text=True, timeout=300,
+                              env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(root),
+                                   "REREAD_INDEX_DIR": str(tmp_path / "idx")})
+
+    assert reread("index", "--vault", str(x), "--json").returncode == 0
+    again = reread("index", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["unchanged"] == 1 and "replac" not in again.stderr
+    assert json.loads(reread("status", "--json").stdout)["vault"] == str(x.resolve())
+    moved = reread("index", "--vault", str(y), "--json")
+    assert moved.returncode == 0 and str(x.resolve()) in moved.stderr and "replacing" in moved.stderr
+    hits = json.loads(reread("search", "foxes", "--json", "--filter", "source=b.md").stdout)["hits"]
+    assert [h["source"] for h in hits] == ["b.md"]
+    bad = reread("search", "foxes", "--filter", "colour=red")
+    assert bad.returncode == 2 and "colour" in bad.stderr and not bad.stdout
