@@ -149,7 +149,7 @@ class OpenAIChat:
                                f"{self._detail(e)}); {hint}, or use --backend extractive")
         if status == 400 and re.search(r"context|token|too long|length", self._detail(e), re.I):
             return ServerFailed(f"the LLM server at {where} rejected the prompt as too long (HTTP 400: "
-                                f"{self._detail(e)}); lower REREAD_CONTEXT_TOKENS in .env")
+                                f"{self._detail(e)}); lower REREAD_LLM_CONTEXT_TOKENS in .env")
         if status is not None:
             return ServerFailed(f"the LLM server at {where} failed with HTTP {status}{after} ({self._detail(e)}); "
                                 "try again later or use --backend extractive")
