@@ -217,11 +217,11 @@ def test_the_sample_qa_files_keep_their_contract():
 
 def test_story_eval_on_the_indexed_sample_vault(assistant, tmp_path):
     assistant.index()
-    rows = [{"question": "How does quantization make a model smaller?", "sources": ["notes/ai-engineering-glossary.md"],
-             "evidence": ["reducing the precision"], "answer_contains": ["precision"], "found": True},
-            {"question": "Roughly how many words fit in a hundred tokens?",
-             "sources": ["notes/ai-engineering-chapter-1-concepts.md", "notes/the-rise-of-ai-engineering.md"],
-             "evidence": ["75 words"], "answer_contains": ["75"], "found": True},
+    rows = [{"question": "Who wrote the earliest AI program, and in what year?",
+             "sources": ["notes/ai-engineering-chapter-1-concepts.md"], "evidence": ["first ai program"],
+             "answer_contains": ["1951"], "found": True},
+            {"question": "What is MMLU?", "sources": ["notes/ai-engineering-chapter-1-concepts.md"],
+             "evidence": ["massive multitask language understanding"], "answer_contains": ["benchmark"], "found": True},
             {"question": "How do I bake sourdough bread?", "sources": [], "found": False}]
     result = evaluate(assistant, qa_file(tmp_path, rows), k=5)
     assert (result["questions"], result["answerable"], result["backend"], result["k"]) == (3, 2, "extractive", 5)
