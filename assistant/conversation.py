@@ -29,15 +29,27 @@ GENERIC = {"example", "examples", "instance", "cost", "costs", "price", "pros", 
            "papers", "note", "notes", "source", "sources", "origin", "many", "much", "history", "alternative",
            "alternatives", "main", "key", "happen", "happens", "mentioned", "about", "good", "bad", "better",
            "worse", "best", "different"}
-WH = {"what", "who", "whom", "whose", "which"}
-AUX = {"is", "are", "was", "were", "be", "do", "does", "did", "can", "could", "should", "would", "will", "may",
-       "might", "has", "have", "had"}
-NOT_A_SUBJECT = STOP | PRONOUNS | DEMONSTRATIVES | QUESTION_WORDS | ASK_MORE | GENERIC
+GENERIC |= {"long", "often", "far", "old", "usually", "typically", "generally", "normally", "actually", "still",
+            "ever", "always", "never", "just", "only", "most", "least", "new"}
+NOUNS = {"cost", "costs", "price", "advantage", "advantages", "benefit", "benefits", "drawback", "drawbacks",
+         "limitation", "limitations", "problem", "problems", "risk", "risks", "difference", "differences"}
+# verbs common in questions about notes; a first content word among them is skipped ("what causes X?")
+VERBS = set("""add affect align allow answer apply argue ask avoid become build calculate call cause change choose
+claim click combine compare compute configure contain create decode define delete depend describe differ discuss
+embed enable encode evaluate explain fail find fit generate get give go handle happen help improve include increase
+install involve keep know launch learn let make matter mean measure mention need predict prevent produce provide
+rank read reduce relate remove replace require retrieve return run say scale see select send set show slow solve
+speed split store suggest support take think train update upgrade use work write capture represent
+wrote written said made took taken got found thought ran built gave given knew known became came went done
+saw seen told kept brought sent shown""".split())
+GREETINGS = {"hello", "hi", "hey", "thanks", "thank", "great", "cool", "nice", "there", "yes", "no", "sure"}
+NOT_A_SUBJECT = GREETINGS | STOP | PRONOUNS | DEMONSTRATIVES | QUESTION_WORDS | ASK_MORE | GENERIC
 PLEONASTIC = {"true", "false", "possible", "likely", "unlikely", "necessary", "important", "better", "worse", "worth",
               "hard", "easy", "fair", "right", "wrong", "ok", "okay", "safe", "seems", "appears", "like"}
 THAT_AFTER = {"is", "was", "are", "were", "does", "did", "do", "can", "could", "would", "will", "should", "about",
               "of", "for", "with", "like", "than", "on", "to", "from", "by", "explain", "mean", "means", "why",
-              "how", "what", "at", "after", "before"}
+              "how", "what", "at", "after", "before", "besides", "except", "including", "over", "against", "versus",
+              "vs", "beyond", "without", "use"}
 CLAUSE = {"when", "if", "because", "since", "while", "and", "but", "or", "which", "who", "whom", "whose", "where",
           "although", "though", "so", "until", "unless", "whether", "that", "than"}
 
@@ -112,7 +124,7 @@ def offline_rewrite(previous: str, question: str) -> str:
         if (not about and YES_NO.match(rest)) or re.match(r"\s*(?:what|who|which|where|when|why|how)\b", rest, re.I):
             return _capital(rest.strip(), question)  # "and how does BM25 rank?": a full question after "and"
         new_subject = rest.strip(" ?.!")
-        swapped = re.sub(re.escape(subject), new_subject, previous, count=1, flags=re.I)
+        swapped = re.sub(re.escape(subject), lambda _: new_subject, previous, count=1, flags=re.I)
         return swapped if swapped != previous else _capital(f"what about {new_subject}?", question)
     return _subjectless(previous, question, rest, about, tokens, subject)
 
@@ -128,30 +140,41 @@ def subject_of(question: str) -> str:
         if any(w.lower() not in NOT_A_SUBJECT for w in WORD.findall(s)):
             return s.strip(" ?.!,")
     tokens = list(WORD.finditer(question))
-    content = [t for t in tokens if t.group().lower() not in NOT_A_SUBJECT]
+    content = [i for i, t in enumerate(tokens) if t.group().lower() not in NOT_A_SUBJECT]
     if not content:
         return ""
-    names = [t for t in content if t.group()[:1].isupper() and t.start() > tokens[0].start()]
-    if names:  # a name or title is what a question is about: "Daniel Kahneman", "Thinking, Fast and Slow"
-        run = [names[0]]
-        for t in tokens[tokens.index(names[0]) + 1:]:
-            if not re.fullmatch(r"\s+|,\s*|\s+(?:and|of|the|&)\s+", question[run[-1].end():t.start()]):
+    first = content[1] if _verb(tokens[content[0]].group()) and len(content) > 1 else content[0]
+    return _phrase(question, tokens, first)  # "what causes forgetting?", "how do I create X?": past the verb
+
+
+def _verb(word: str) -> bool:
+    """A verb by a short list and its regular forms; "-ing" words are left as nouns ("fine-tuning")."""
+    w = word.lower()
+    return w in VERBS or any(w.endswith(end) and (w[:-len(end)] in VERBS or w[:-len(end)] + "e" in VERBS)
+                             for end in ("s", "es", "ed", "d"))
+
+
+def _phrase(question: str, tokens: list[re.Match], i: int) -> str:
+    """The noun phrase starting at token i: "conda environment", "Daniel Kahneman", "launch on mybinder.org"."""
+    end, bridged = i, False
+    for j in range(i + 1, len(tokens)):
+        t, w, gap = tokens[j], tokens[j].group().lower(), question[tokens[end].end():tokens[j].start()]
+        name = tokens[i].group()[:1].isupper() and t.group()[:1].isupper()
+        if name and re.fullmatch(r"\s+|,\s*|\s+(?:and|of|the|&)\s+", gap):
+            end = j  # "Thinking, Fast and Slow"
+        elif w in {"and", "of", "the"} and tokens[i].group()[:1].isupper():
+            continue  # inside a title, before its next capitalised word
+        elif gap.strip(" -") or (w in NOT_A_SUBJECT and w not in NOUNS) or _verb(w):
+            if bridged or w not in {"of", "on", "in", "for", "at"} or j + 1 >= len(tokens):
                 break
-            if t.group()[:1].isupper():
-                run.append(t)
-            elif t.group().lower() not in {"and", "of", "the"}:
+            nxt = tokens[j + 1].group().lower()
+            if nxt in NOT_A_SUBJECT or _verb(nxt) or question[t.end():tokens[j + 1].start()].strip():
                 break
-        return question[run[0].start():run[-1].end()]
-    lead_in = [t.group().lower() for t in tokens[:tokens.index(content[0])]]
-    if len(content) > 1 and lead_in and lead_in[0] in WH | {"how"} and set(lead_in) <= (WH | GENERIC | STOP) - AUX:
-        # "what causes forgetting?", "which notes mention spaced repetition?": no auxiliary, so that was a verb
-        run = [content[1]]
-        for t in content[2:]:
-            if question[run[-1].end():t.start()].strip():
-                break
-            run.append(t)
-        return question[run[0].start():run[-1].end()]
-    return content[0].group()
+            end, bridged = j + 1, True  # one preposition: "launch on mybinder.org"
+            break
+        else:
+            end = j
+    return question[tokens[i].start():tokens[end].end()]
 
 
 def _anaphors(question: str, tokens: list[re.Match]) -> list[re.Match]:
@@ -162,12 +185,14 @@ def _anaphors(question: str, tokens: list[re.Match]) -> list[re.Match]:
         w = t.group().lower()
         before = tokens[i - 1].group().lower() if i else ""
         after = tokens[i + 1].group().lower() if i + 1 < len(tokens) else ""
-        if named and (w in CLAUSE or "," in question[tokens[i - 1].end():t.start()]):
+        if w == "that" and i and after and after not in {"one", "ones"} and before not in THAT_AFTER:
+            if named:
+                break  # a conjunction ("argue that memory fades") after the question's own subject
+            continue
+        if named and w != "that" and (w in CLAUSE or "," in question[tokens[i - 1].end():t.start()]):
             break
         if w == "it" and after in PLEONASTIC:
             continue
-        if w == "that" and i and after and before not in THAT_AFTER:
-            continue  # a conjunction ("argue that memory fades"), not a pointer
         if w in PRONOUNS or w in DEMONSTRATIVES:
             out.append(t)
         elif w not in NOT_A_SUBJECT:
@@ -178,7 +203,10 @@ def _anaphors(question: str, tokens: list[re.Match]) -> list[re.Match]:
 def _substitute(text: str, anaphors: list[re.Match], offset: int, subject: str) -> str:
     """The first pointer becomes the subject; "how can they reduce it" -> "how can RAG reduce it", not "RAG ... RAG"."""
     t = anaphors[0]
-    return text[:t.start() - offset] + subject + text[t.end() - offset:]
+    end = t.end() - offset
+    if t.group().lower() in DEMONSTRATIVES:  # "that one" is the subject, not "RAG one"
+        end += len(m.group()) if (m := re.match(r"\s+ones?\b", text[end:], re.I)) else 0
+    return text[:t.start() - offset] + subject + text[end:]
 
 
 def _bare(tokens: list[re.Match], anaphors: list[re.Match]) -> bool:
@@ -246,6 +274,8 @@ def _acceptable(reply: str, history: list[Turn], question: str) -> bool:
         return False
     if re.search(r"\b(?:sorry|as an ai|i can(?:no|')t|i am unable|i'm unable)\b", reply, re.I):
         return False
-    new = words(reply)
-    known = words(question).union(*(words(q) | words(a) for q, a in history))
-    return not new or len(new - known) <= len(new) / 2
+    new, asked = words(reply), words(question)
+    said = set().union(*(words(q) | words(a) for q, a in history))
+    if not new & (asked or said):
+        return False  # dropped what was asked (or, for "why?", everything said): an answer to something else
+    return len(new - asked - said) <= max(2, len(new) * 2 / 3)
