@@ -22,6 +22,7 @@ from .embedder import SentenceTransformerEmbedder
 from .errors import ConfigError, RereadError, UnreadableFile
 from .lock import WriterLock
 from .manifest import FileEntry, Manifest
+from .markdown import PARSER_VERSION
 from .progress import NoProgress, Progress
 from .settings import Settings
 from .store import ChromaStore, embed_hash
@@ -118,8 +119,8 @@ class Indexer:
 
     def fingerprint(self) -> dict:
         return {"format": mf.FORMAT, "embed_model": self.settings.embed_model, "chunker": CHUNKER_VERSION,
-                "chunk_size": self.settings.chunk_size, "chunk_overlap": self.settings.chunk_overlap,
-                "store": self.settings.store_mode}
+                "parser": PARSER_VERSION, "chunk_size": self.settings.chunk_size,
+                "chunk_overlap": self.settings.chunk_overlap, "store": self.settings.store_mode}
 
     def run(self, vault: Path | None = None, full: bool = False) -> IndexReport:
         t0 = perf_counter()

@@ -13,11 +13,14 @@ from typing import Any
 from .spans import FENCE
 from .types import ParsedDocument, Section
 
+PARSER_VERSION = 2  # in the index fingerprint: a parsing change re-chunks every note
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
 SETEXT = re.compile(r"^(?![ \t]*(?:[-*+>#|<]|\d{1,3}[.)]|```|~~~))[ \t]{0,3}(\S[^\n]*?)[ \t]*\r?\n"
                     r" {0,3}(=+|-+)[ \t]*\r?$", re.M)
+# a heading copied from a web page keeps its permalink mark: "Model Size#" or "Model Size¶" on a line of its own
+PERMALINK = re.compile(r"^[ \t]{0,3}([A-Za-z0-9][^\n#¶.!?:;,]{0,80}?)[ \t]*[#¶][ \t]*\r?$", re.M)
 INLINE_CODE = re.compile(r"`[^`\n]+`")
 TAG = re.compile(r"(?<![\w#/&=:.\-\[(])#([A-Za-z_][\w/-]*)")
 HIGHLIGHT = re.compile(r"==(?=\S)(.+?)(?<=\S)==")
@@ -117,6 +120,12 @@ def _headings(raw: str, body: int, code: list[tuple[int, int]]) -> list[tuple[in
         opens_paragraph = m.start() == body or not raw[prev + 1 if prev >= 0 else body:m.start()].strip()
         if opens_paragraph and _outside(code, m.start()) and all(not (s <= m.start() < e) for s, e, *_ in found):
             found.append((m.start(), m.end(), 1 if m.group(2)[0] == "=" else 2, clean_inline(m.group(1))))
+    for m in PERMALINK.finditer(raw, body):
+        before, after = raw[max(body, m.start() - 2):m.start()], raw[m.end():m.end() + 3]
+        alone = (m.start() == body or before.endswith(("\n\n", "\n\r\n")) or before == "\n") and (
+            after.lstrip(" \t\r").startswith("\n") or m.end() == len(raw))
+        if alone and _outside(code, m.start()) and all(not (s <= m.start() < e) for s, e, *_ in found):
+            found.append((m.start(), m.end(), 2, clean_inline(m.group(1))))
     return sorted(found)
 
 

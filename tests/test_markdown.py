@@ -234,3 +234,12 @@ def test_code_holds_neither_highlights_nor_tags():
     doc = parse_markdown("x.md", raw)
     assert doc.metadata["tags"] == ["tag"]
     assert [raw[s:e] for s, e in doc.metadata["highlight_spans"]] == ["real highlight"]
+
+
+def test_web_clipped_headings_with_permalink_marks_open_sections():
+    """A heading copied from a web page keeps its anchor ("Model Size#", "Setup¶"): it still opens a section."""
+    raw = "# Notes\n\nIntro text.\n\nModel Size#\n\n- MoE splits a model into experts.\n\nSetup¶\n\nRun it.\n" \
+          "\nA sentence with a hash# inside stays text.\n"
+    doc = parse_markdown("n.md", raw)
+    assert [s.heading for s in doc.sections] == ["", "Model Size", "Setup"]
+    assert "hash#" in raw[doc.sections[-1].start:doc.sections[-1].end]
