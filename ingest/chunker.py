@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .markdown import clean_inline
-from .spans import TABLE_DELIMITER, Block, Unit, blocks, layout
+from .spans import RULE, TABLE_DELIMITER, Block, Unit, blocks, layout
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
 
@@ -20,8 +20,8 @@ COLON_END = re.compile(r":[*_`)\]>\s]*$")
 # many chunks it takes; cutting a lead-in from what it introduces costs more than a whole extra chunk.
 GLUE = 3.0  # between a lead-in and the block it introduces, a callout's title and its body, a table header and row 1
 WORD_CUT = 0.6  # inside a sentence too long for any chunk
-TABLE_CUT, LONG_TABLE_CUT = 0.8, 0.1  # between rows of a table that fits one chunk / that does not
-SENTENCE_CUT, LONG_BLOCK_CUT = 0.4, 0.2  # between sentences of a paragraph (list item, quote) that fits / does not
+WHOLE = 1.2  # inside a list item, callout or table that fits one chunk: kept whole even at the price of a chunk
+SENTENCE_CUT, LONG_BLOCK_CUT = 0.4, 0.1  # between sentences of a paragraph that fits / inside any block too big
 LIST_CUT, LONG_LIST_CUT = 0.3, 0.1  # between items of a list that fits / that does not
 SMALL = 1.5  # the most a chunk pays for being small: a fragment is only left where its whole section is small
 EVEN = 0.05  # a convex nudge on each chunk's unused room: of equally good cuts, the one giving even-sized chunks
@@ -77,9 +77,10 @@ def header(title: str, heading: str) -> str:
     return f"{title} > {heading}\n" if heading else f"{title}\n"
 
 
-def _lead_in(block: Block, nxt: Block) -> bool:
-    """A block that introduces the next: it ends with ':' or is a paragraph right before a list, code or table."""
-    if block.kind in ("code", "table"):
+def _lead_in(text: str, block: Block, nxt: Block) -> bool:
+    """A block that introduces the next: it ends with ':' or is a paragraph right before a list, code or table
+    (a thematic break between them says otherwise)."""
+    if block.kind in ("code", "table") or any(RULE.fullmatch(ln) for ln in text[block.end:nxt.start].splitlines()):
         return False
     if COLON_END.search(block.units[-1].text):
         return True
@@ -91,7 +92,7 @@ def _search(found: list[Block], pieces: list[Piece], cuts: list[float], budget: 
     """The cheapest cut of a section's pieces into chunks, as (first piece, end) pairs: dynamic programming over
     chunk ends. A chunk costs 1 plus a penalty for being small plus the penalty of the cut it ends at; it holds at
     most budget word pieces, unless it is one piece too big for any chunk (a code block, a table row) with only
-    its lead-in glued to it. Each chunk after the first repeats a few whole sentences before it (overlap)."""
+    the block leading in to it. Each chunk after the first repeats a few whole sentences before it (overlap)."""
     n = len(pieces)
     size = [0]
     for p in pieces:
@@ -116,16 +117,27 @@ def _search(found: list[Block], pieces: list[Piece], cuts: list[float], budget: 
         glued = e0 + 1  # the overlap must leave room for the glued run it opens on (a lead-in and its block)
         while glued < n and cuts[glued] >= GLUE:
             glued += 1
-        return k if size[glued] - size[k] + extra[k] <= budget else e0
+        return k if size[glued] - size[k] + extra[k] <= budget and not leads_to_oversized(e0) else e0
+
+    def leads_to_oversized(i: int) -> bool:
+        """Pieces from i on, tied together (glued or in one block), reach a piece too big for any chunk: that chunk
+        holds the big piece and its lead-in only, no overlap."""
+        small = 0
+        while pieces[i].tokens <= budget:
+            small += pieces[i].tokens
+            if small > budget // 2 or i + 1 == n or not (cuts[i + 1] >= GLUE or pieces[i].block == pieces[i + 1].block):
+                return False
+            i += 1
+        return True
 
     for e0 in range(n):
         start = opening(e0) if e0 else 0
-        all_glued, biggest = True, 0
+        tied, biggest = True, 0  # tied: every cut inside the chunk so far is glued or inside one block
         for e in range(start + 1, n + 1):
-            all_glued = all_glued and (e - 1 == start or cuts[e - 1] >= GLUE)
+            tied = tied and (e - 1 == start or cuts[e - 1] >= GLUE or pieces[e - 2].block == pieces[e - 1].block)
             biggest = max(biggest, pieces[e - 1].tokens)
             tokens = size[e] - size[start] + extra[start]
-            oversized_ok = all_glued and biggest > budget and tokens - biggest <= budget // 2
+            oversized_ok = tied and biggest > budget and tokens - biggest <= budget // 2
             if tokens > budget and e - start > 1 and not oversized_ok:
                 break
             if e <= e0:
@@ -198,7 +210,7 @@ class Chunker:
                 pieces.append(Piece(u, n, b, first))
         context = self._table_context(doc, found, pieces)
         extra = [self.counter.count(c) if c else 0 for c in context]
-        cuts = self._cuts(found, pieces, budget)
+        cuts = self._cuts(text, found, pieces, budget)
         out = []
         for s, e in _search(found, pieces, cuts, budget, self.config.chunk_overlap, extra):
             start, end = pieces[s].unit.start, pieces[e - 1].unit.end
@@ -213,7 +225,7 @@ class Chunker:
             out.append(_prose_view(b.units[0].text) + "\n" if b.kind == "table" and not p.first else "")
         return out
 
-    def _cuts(self, found: list[Block], pieces: list[Piece], budget: int) -> list[float]:
+    def _cuts(self, text: str, found: list[Block], pieces: list[Piece], budget: int) -> list[float]:
         """cuts[i]: the penalty for a chunk boundary just before pieces[i] (cuts[0] is unused)."""
         block_tokens = [0] * len(found)
         for p in pieces:
@@ -229,15 +241,15 @@ class Chunker:
             blk = found[a.block]
             fits = block_tokens[a.block] <= budget
             if a.block == b.block:
-                if blk.kind == "table":
-                    cost = GLUE if a.first else (TABLE_CUT if fits else LONG_TABLE_CUT)
+                if (blk.kind == "table" or blk.callout) and a.first:
+                    cost = GLUE
                 elif not b.whole:
                     cost = WORD_CUT
-                elif blk.callout and a.first:
-                    cost = GLUE
+                elif not fits:
+                    cost = LONG_BLOCK_CUT
                 else:
-                    cost = SENTENCE_CUT if fits else LONG_BLOCK_CUT
-            elif b.block == a.block + 1 and _lead_in(blk, found[b.block]):
+                    cost = SENTENCE_CUT if blk.kind == "text" else WHOLE
+            elif b.block == a.block + 1 and _lead_in(text, blk, found[b.block]):
                 cost = GLUE
             elif lists[a.block] == lists[b.block]:
                 cost = LIST_CUT if list_tokens[lists[a.block]] <= budget else LONG_LIST_CUT

@@ -44,6 +44,13 @@ def _lines(text: str, start: int, end: int):
         pos = stop
 
 
+def _closes(line: str, fence: str) -> bool:
+    """A closing fence: the opening's character, at least as many of them, nothing after (CommonMark), so the
+    ```` fence around a ```python example is not closed by the example's own fences."""
+    run = line.strip()
+    return len(run) >= len(fence) and run == fence[0] * len(run)
+
+
 def blocks(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
     """Split text[start:end] into blocks (paragraphs, list items, quotes, code fences): (start, end, is_code)."""
     out: list[tuple[int, int, bool]] = []
@@ -53,7 +60,7 @@ def blocks(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
         line = text[ls:le].rstrip("\r\n")
         if fence is not None:
             cur[1] = le  # type: ignore[index]
-            if line.strip().startswith(fence):
+            if _closes(line, fence):
                 out.append((cur[0], cur[1], True))  # type: ignore[index]
                 cur, fence = None, None
             continue
@@ -61,7 +68,7 @@ def blocks(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
         if m:
             if cur:
                 out.append((cur[0], cur[1], False))
-            cur, fence = [ls, le], m.group(1)[:3]
+            cur, fence = [ls, le], m.group(1)
             continue
         if not line.strip() or RULE.fullmatch(line):
             if cur:
@@ -142,13 +149,14 @@ def units(text: str, start: int, end: int) -> list[Unit]:
 
 def _table_end(text: str, start: int, end: int) -> int:
     """Where a pipe table opening at start ends (a header row, a delimiter row, then rows), or start if none."""
-    lines = list(_lines(text, start, end))
-    if len(lines) < 2 or "|" not in text[lines[0][0]:lines[0][1]]:
+    lines = _lines(text, start, end)
+    first, second = next(lines, None), next(lines, None)
+    if second is None or "|" not in text[first[0]:first[1]]:  # type: ignore[index]
         return start
-    if not TABLE_DELIMITER.fullmatch(text[lines[1][0]:lines[1][1]].rstrip("\r\n")):
+    if not TABLE_DELIMITER.fullmatch(text[second[0]:second[1]].rstrip("\r\n")):
         return start
-    stop = lines[1][1]
-    for ls, le in lines[2:]:
+    stop = second[1]
+    for ls, le in lines:
         row = text[ls:le]
         if not row.strip() or "|" not in row:
             break
@@ -187,9 +195,8 @@ def _prose(text: str, start: int, end: int) -> Block | None:
 
 def _joins_quote(text: str, prev: Block, start: int) -> bool:
     """Quote lines with nothing but quote lines between them are one quote (a callout and its body)."""
-    between = text[prev.end:start].splitlines()[1:]  # the rest of prev's last line is not a line between
-    return prev.kind == "quote" and all(ln.strip() and ">" in QUOTE_MARKER.match(ln).group(0)  # type: ignore[union-attr]
-                                        for ln in between)
+    between = text[prev.end:start].split("\n")[1:]  # the rest of prev's last line is not a line between
+    return prev.kind == "quote" and all(ln.strip() and QUOTE_MARKER.match(ln) for ln in between)
 
 
 def layout(text: str, start: int, end: int) -> list[Block]:

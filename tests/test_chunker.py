@@ -17,7 +17,7 @@ from ingest.chunker import Chunker, ChunkerConfig, chunk_id, embed_view, header
 from ingest.markdown import parse_markdown
 from ingest.models import WINDOW, model_dir
 from ingest.sources import parse_source
-from ingest.spans import units
+from ingest.spans import layout, units
 from ingest.tokens import TokenCounter
 from ingest.types import Chunk, ParsedDocument
 
@@ -224,6 +224,181 @@ def test_code_block_embed_text_keeps_the_code():
     assert "List<String>" in c.embed_text and "**kwargs" in c.embed_text
 
 
+# --- structure: lead-ins, lists, tables, callouts (a software-help page) ----------------------------------------
+
+EMBED_HELP = """# Embed files
+
+Learn how you can embed other notes and media into your notes.
+
+## Embed a note in another note
+
+To embed a note:
+
+```md
+![[Internal links]]
+```
+
+You can also embed links to [[Internal links#Heading|headings]] and [[Internal links#^b15695|blocks]].
+
+```md
+![[Internal links#^b15695]]
+```
+"""
+
+
+def _budget_filler(topic: str, raw_after: str, fits: bool = False) -> str:
+    """The smallest filler that makes the section overflow one chunk (or the largest that does not)."""
+    for n in range(1, 40):
+        raw = f"## Section\n\n{sentences_about(topic, n)}\n\n{raw_after}"
+        if len(chunk_note(raw)[1]) > 1:
+            return f"## Section\n\n{sentences_about(topic, n - 1 if fits else n)}\n\n{raw_after}"
+    raise AssertionError("never overflowed")
+
+
+def test_user_story_to_embed_a_note_is_retrieved_with_its_example():
+    """The help page's "To embed a note:" is useless on its own: it is one chunk with the example it introduces
+    and the small blocks around it, not a 4-word fragment."""
+    doc, chunks = chunk_note(EMBED_HELP)
+    [embed] = [c for c in chunks if "To embed a note:" in c.text]
+    assert embed.heading == "Embed a note in another note"
+    assert "![[Internal links]]" in embed.text and "![[Internal links#^b15695]]" in embed.text
+    assert "To embed a note:\n```md\n![[Internal links]]\n```" in embed.embed_text
+    assert min(len(c.text.split()) for c in chunks) > 4
+    assert_invariants(doc, chunks)
+
+
+@pytest.mark.parametrize("block", ["```md\n![[Internal links]]\n```", "- first item\n- second item",
+                                   "| Action | Hotkey |\n|---|---|\n| Save | Ctrl+S |"])
+def test_a_lead_in_at_the_edge_of_a_chunk_moves_on_with_what_it_introduces(block):
+    """Where the budget runs out right after "To embed a note:", the lead-in opens the next chunk instead of
+    ending this one; no chunk ends on the colon."""
+    raw = _budget_filler("embedding", f"To embed a note:\n\n{block}\n")
+    doc, chunks = chunk_note(raw)
+    assert len(chunks) > 1
+    [holding] = [c for c in chunks if "To embed a note:" in c.text]
+    assert holding.text.endswith(block)
+    assert not any(c.text.endswith(":") for c in chunks)
+    assert_invariants(doc, chunks)
+
+
+def test_a_paragraph_right_before_a_list_is_its_lead_in():
+    """No colon needed: the paragraph directly before a list stays with the list's first items."""
+    items = "".join(f"- Step {i} is done with care.\n" for i in range(1, 4))
+    raw = _budget_filler("setup", f"Then follow the steps below\n{items}")
+    _, chunks = chunk_note(raw)
+    [holding] = [c for c in chunks if "Then follow the steps below" in c.text]
+    assert "Step 1 is done with care." in holding.text
+
+
+def test_small_blocks_of_a_section_share_one_chunk():
+    """Paragraphs, small code blocks, a list and a callout of one section are packed up to the budget: a code block
+    no longer ends a chunk."""
+    raw = ("## Lists\n\nUnordered:\n\n```md\n- a\n- b\n```\n\nOrdered:\n\n```md\n1. a\n2. b\n```\n\n"
+           "- Use `Tab` to indent.\n- Use `Shift+Tab` to unindent.\n\n"
+           "> [!tip] Nesting\n> Any list nests in any other.\n")
+    doc, [c] = chunk_note(raw)
+    assert c.text == raw[raw.index("Unordered:"):].rstrip("\n")
+    assert_invariants(doc, [c])
+
+
+def test_a_long_list_splits_between_items_and_no_chunk_opens_on_half_an_item():
+    """Items are cut apart, never inside; the overlap repeats whole items, never the tail of one."""
+    items = [f"Item {i} has a first sentence. And item {i} has a second sentence too." for i in range(40)]
+    raw = "## List\n\nThe items:\n\n" + "".join(f"- {it}\n" for it in items)
+    doc, chunks = chunk_note(raw)
+    starts = {raw.index(it) for it in items}
+    ends = {raw.index(it) + len(it) for it in items}
+    assert len(chunks) > 2 and chunks[0].text.startswith("The items:")
+    assert all(c.start in starts for c in chunks[1:])
+    assert all(c.end in ends for c in chunks)
+    assert any(b.start < a.end for a, b in zip(chunks, chunks[1:], strict=False)), "whole items still overlap"
+    assert_invariants(doc, chunks)
+
+
+def test_a_table_that_fits_is_kept_whole_with_its_lead_in():
+    rows = "".join(f"| Command {i} | `Ctrl+{i}` |\n" for i in range(6))
+    table = "| Action | Hotkey |\n|---|---|\n" + rows
+    raw = _budget_filler("hotkeys", "The defaults:\n\n" + table)
+    doc, chunks = chunk_note(raw)
+    assert len(chunks) > 1
+    [holding] = [c for c in chunks if "Command" in c.text]
+    assert holding.text.endswith("The defaults:\n\n" + table.rstrip("\n"))
+    assert_invariants(doc, chunks)
+
+
+def test_a_long_table_splits_at_rows_and_each_part_embeds_the_header_row():
+    """A table longer than a chunk is cut between rows, never inside one, and rows are not repeated; a part that
+    opens inside the table embeds the table's header row so its columns keep their names."""
+    rows = [f"| `op{i}:` | Finds text number {i} in a note, with a few more words. |" for i in range(40)]
+    raw = "## Operators\n\n| Operator | Description |\n|---|---|\n" + "\n".join(rows) + "\n"
+    doc, chunks = chunk_note(raw)
+    assert len(chunks) > 2
+    assert chunks[0].text.startswith("| Operator | Description |\n|---|---|\n| `op0:`")
+    for c in chunks[1:]:
+        assert set(c.text.splitlines()) <= set(rows)
+        assert c.embed_text.startswith(header(doc.title, c.heading) + "| Operator | Description |\n| `op")
+        assert "|---|" not in c.embed_text
+    assert sum(len(c.text.splitlines()) for c in chunks[1:]) + len(chunks[0].text.splitlines()) - 2 == len(rows)
+    assert_invariants(doc, chunks)
+
+
+def test_a_table_without_outer_pipes_is_a_table_too():
+    """'a | b' over '--- | ---' is a table (the pipes at the ends are optional)."""
+    raw = "## T\n\nFirst Header | Second Header\n------------ | ------------\nCell 1 | Cell 2\n"
+    _, [c] = chunk_note(raw)
+    assert c.text == "First Header | Second Header\n------------ | ------------\nCell 1 | Cell 2"
+    assert "----" not in c.embed_text
+
+
+def test_a_callout_title_stays_with_its_body():
+    """'> [!tip] Callouts can have custom titles' never ends a chunk cut off from '> Like this one.'"""
+    raw = _budget_filler("callouts", "> [!tip] Callouts can have custom titles\n> Like this one, with a body.\n")
+    doc, chunks = chunk_note(raw)
+    assert len(chunks) > 1
+    [holding] = [c for c in chunks if "custom titles" in c.text]
+    assert holding.text.endswith("Callouts can have custom titles\n> Like this one, with a body.")
+    assert_invariants(doc, chunks)
+
+
+def test_no_overlap_is_carried_into_a_code_block():
+    """A chunk that opens on a code block opens right at its fence; the overlap is for prose."""
+    code = "```python\n" + "\n".join(f"x{i} = {i}" for i in range(40)) + "\n```"
+    raw = f"## S\n\n{sentences_about('code', 9)}\n\n---\n\n{code}\n"
+    doc, chunks = chunk_note(raw)
+    assert [c.text for c in chunks if "```" in c.text] == [code]
+    assert_invariants(doc, chunks)
+
+
+@pytest.mark.parametrize("n", range(12, 28))
+def test_no_fragment_is_left_at_the_end_of_a_section(n):
+    """A section a little over one chunk is cut into two even parts, not a full chunk and a few-word tail."""
+    _, chunks = chunk_note("## S\n\n" + sentences_about("balance", n) + " Done.\n", overlap=0)
+    assert min(len(c.text.split()) for c in chunks) >= 20
+
+
+def test_code_inside_a_chunk_is_embedded_as_written_and_prose_around_it_cleaned():
+    """Mixed chunks: the prose loses its markup, the code keeps every character."""
+    raw = "## S\n\nRun **this**:\n\n```java\nList<String> names = load(**kwargs);\n```\n\nThen [[Next|continue]].\n"
+    _, [c] = chunk_note(raw)
+    assert c.embed_text == "n > S\nRun this:\n```java\nList<String> names = load(**kwargs);\n```\nThen continue."
+
+
+def test_a_fence_inside_a_callout_is_not_code_on_its_own():
+    """A chunk may open on '```md' inside a callout; it is quoted text there, not a code block to embed raw."""
+    callout = "> [!note]-\n>  ```md\n> > [!note]\n> > Lorem ipsum number {i}\n> ```\n\n---\n\n"
+    doc, chunks = chunk_note("## Types\n\n" + "".join(callout.format(i=i) for i in range(30)))
+    assert any(c.text.startswith("```md") for c in chunks)
+    assert all(model_tokens(c.embed_text) <= 202 for c in chunks)
+    assert_invariants(doc, chunks)
+
+
+def test_a_longer_fence_is_not_closed_by_the_example_fences_inside_it():
+    """A ````md fence shows a ```mermaid example: the whole example is one code block."""
+    block = "````md\n```mermaid\ngraph TD\n\nBiology --> Chemistry\n```\n````"
+    _, chunks = chunk_note(f"## Diagram\n\n{block}\n")
+    assert [c.text for c in chunks] == [block]
+
+
 # --- Obsidian syntax in chunks ----------------------------------------------------------------------------------
 
 
@@ -416,6 +591,52 @@ def test_property_small_budgets_keep_the_invariants(raw, config):
     """With a small chunk_size most sentences are over budget and get cut at words: the invariants still hold."""
     doc, chunks = chunk_note(raw, size=config[0], overlap=config[1])
     assert_invariants(doc, chunks)
+
+
+_HELP_SENTENCES = ["Open Settings.", "Click the cog icon in the upper-right corner of the graph view.",
+                   "Obsidian stores notes as plain text files in a vault, a folder on your local file system.",
+                   "You can hold Shift while using the keyboard to speed up the movements.", "Press Enter.",
+                   "Block identifiers can only consist of letters, numbers, and dashes."]
+_help_sentence = st.sampled_from(_HELP_SENTENCES)
+_help_prose = st.lists(_help_sentence, min_size=1, max_size=5).map(" ".join)
+_help_code = st.one_of(st.integers(1, 4), st.just(80)).map(
+    lambda n: "```md\n" + "\n".join(f"![[Note {i}#Heading|alias {i}]]" for i in range(n)) + "\n```")
+_help_list = st.builds(lambda marker, items: "\n".join(f"{marker} {it}" for it in items), st.sampled_from(["-", "1."]),
+                       st.lists(st.lists(_help_sentence, min_size=1, max_size=2).map(" ".join), min_size=1,
+                                max_size=12))
+_help_table = st.integers(1, 30).map(lambda n: "| Action | Hotkey |\n|---|---|\n" + "\n".join(
+    f"| Focus property number {i} | `Ctrl+{i}` |" for i in range(n)))
+_help_callout = st.builds(lambda title, body: f"> [!tip] {title}\n> {body}", _help_sentence, _help_prose)
+_help_lead_in = st.builds(lambda lead, block: f"{lead}\n\n{block}",
+                          st.sampled_from(["To embed a note:", "**Ribbon:**", "For example:", "Run this"]),
+                          st.one_of(_help_code, _help_list, _help_table))
+_help_block = st.one_of(_help_prose, _help_code, _help_list, _help_table, _help_callout, _help_lead_in,
+                        st.sampled_from(["---", "## Another heading", "![[image.png]]"]))
+
+
+@PROPERTY
+@given(st.lists(_help_block, min_size=1, max_size=14).map(lambda bs: "# Help\n\n" + "\n\n".join(bs) + "\n"))
+def test_property_help_pages_keep_code_rows_items_and_lead_ins_whole(raw):
+    """Software-help pages: code blocks and table rows are never split, no chunk opens on half a list item, no
+    chunk ends on a lead-in its section goes on after, and what is embedded is all of the chunk (bar an
+    oversized code block)."""
+    doc, chunks = chunk_note(raw)
+    assert_invariants(doc, chunks)
+    for section in doc.sections:
+        found = layout(raw, section.start, section.end)
+        inside = [c for c in chunks if c.heading == section.heading and section.start <= c.start < section.end]
+        whole = [u for b in found if b.kind in ("code", "table") for u in b.units]
+        for u in whole:
+            assert all(c.start <= u.start and u.end <= c.end for c in inside if c.start < u.end and u.start < c.end)
+        half_items = {u.start for b in found if b.kind == "item" for u in b.units[1:]}
+        assert not half_items & {c.start for c in inside}
+        last = max((u.end for b in found for u in b.units if b.kind == "code" or embed_view(u.text, "note")),
+                   default=0)
+        for c in inside:
+            assert not (c.text.endswith(":") and c.end < last), "a lead-in cut off from what it introduces"
+            oversized = any(b.kind == "code" and counter().count(b.text) > 150 and c.start <= b.start < c.end
+                            for b in found)
+            assert oversized or counter().count(c.embed_text) <= 200
 
 
 def test_embed_view_of_a_note_is_clean_inline():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.spans import blocks, sentences, units
+from ingest.spans import blocks, layout, sentences, units
 
 
 def _sentences(text: str) -> list[str]:
@@ -132,6 +132,71 @@ def test_units_keep_code_whole_and_atomic_without_trailing_newline():
     assert [(u.text, u.atomic) for u in got] == [("text here.", False), ("```\r\ncode\r\n```", True)]
 
 
+def test_a_fence_closes_only_on_its_own_character_and_length():
+    """```` around a ```python example, and ~~~ around ```: the inner fences are content (CommonMark)."""
+    text = "````md\n```python\nx = 1\n```\n````\n~~~\n```\n~~~\nafter\n"
+    assert _blocks(text) == [("````md\n```python\nx = 1\n```\n````\n", True), ("~~~\n```\n~~~\n", True),
+                             ("after\n", False)]
+
+
+def test_a_closing_fence_has_no_info_string():
+    """'```js' opens a block; inside one it is content, not the end."""
+    text = "```\na\n```js\nb\n```\n"
+    assert _blocks(text) == [(text, True)]
+
+
+# --- layout: the blocks the chunker packs -----------------------------------------------------------------------
+
+
+def _layout(text: str) -> list[tuple[str, list[str]]]:
+    return [(b.kind, [u.text for u in b.units]) for b in layout(text, 0, len(text))]
+
+
+def test_layout_names_each_kind_of_block():
+    """Paragraphs, list items, a callout with its body, code, and a table are told apart."""
+    text = ("Intro. Two.\n\n- item a\n- item b\n\n> [!tip] Title\n> Body line.\n\n```py\nx = 1\n```\n\n"
+            "| A | B |\n|---|---|\n| 1 | 2 |\n")
+    assert _layout(text) == [("text", ["Intro.", "Two."]), ("item", ["item a"]), ("item", ["item b"]),
+                             ("quote", ["Title", "Body line."]), ("code", ["```py\nx = 1\n```"]),
+                             ("table", ["| A | B |\n|---|---|", "| 1 | 2 |"])]
+    assert [b.callout for b in layout(text, 0, len(text))] == [False, False, False, True, False, False]
+
+
+def test_a_table_is_one_block_header_and_delimiter_one_unit_then_a_unit_per_row():
+    """A chunk may open on a row but never on the delimiter row, and never inside a row."""
+    text = "|First | Second|\n|----- | -----:|\n|cell 1 | cell 2|\n|cell 3 | cell 4|\n"
+    [table] = layout(text, 0, len(text))
+    assert table.kind == "table" and all(u.atomic for u in table.units)
+    assert [u.text for u in table.units] == ["|First | Second|\n|----- | -----:|", "|cell 1 | cell 2|",
+                                             "|cell 3 | cell 4|"]
+
+
+def test_a_table_without_outer_pipes_and_the_paragraph_after_it():
+    """Outer pipes are optional; a line without a pipe ends the table and goes on as a paragraph."""
+    text = "First | Second\n--- | ---\ncell 1 | cell 2\nNot a row.\n"
+    assert _layout(text) == [("table", ["First | Second\n--- | ---", "cell 1 | cell 2"]), ("text", ["Not a row."])]
+
+
+def test_pipes_without_a_delimiter_row_are_not_a_table():
+    """'a | b' in prose is prose."""
+    assert _layout("Use a | b to pipe.\nThen more.\n") == [("text", ["Use a | b to pipe.", "Then more."])]
+
+
+def test_a_blank_line_ends_a_quote():
+    """Two blockquotes are two blocks; the lines of one quote are one block."""
+    text = "> one.\n> two.\n\n> three.\n"
+    assert _layout(text) == [("quote", ["one.", "two."]), ("quote", ["three."])]
+
+
+def test_layout_offsets_are_exact_with_crlf_and_a_bom():
+    text = "\ufeffIntro:\r\n\r\n| A | B |\r\n|---|---|\r\n| 1 | 2 |\r\n\r\n- item\r\n"
+    found = layout(text, 0, len(text))
+    assert [b.kind for b in found] == ["text", "table", "item"]
+    for b in found:
+        assert text[b.start:b.end] == b.text
+        assert all(text[u.start:u.end] == u.text and b.start <= u.start < u.end <= b.end for u in b.units)
+
+
 # --- properties -------------------------------------------------------------------------------------------------
 
 TEXT = st.lists(st.sampled_from(list("ab .!?…\n\r\t>-*#`~=[]|1üß日\ufeff") + ["```", "\n\n", "e.g.", "Dr.", "2024."]),
@@ -160,3 +225,25 @@ def test_blocks_do_not_overlap(text):
     for s, e, _ in blocks(text, 0, len(text)):
         assert prev <= s < e <= len(text)
         prev = e
+
+
+LAYOUT_TEXT = st.lists(st.sampled_from(["Para one. Two.", "- item.", "1. step", "> quote.", "> [!note] T", "```",
+                                        "code", "| a | b |", "|---|---|", "a | b", "--- | ---", "", "---", "x\r"]),
+                       max_size=40).map("\n".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(LAYOUT_TEXT, st.data())
+def test_layout_blocks_are_exact_ordered_and_hold_their_units(text, data):
+    """For any text and range: blocks are text[start:end], in order, inside the range, and each unit lies in its
+    block."""
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    prev = start
+    for b in layout(text, start, end):
+        assert text[b.start:b.end] == b.text and b.units
+        assert prev <= b.start < b.end <= end
+        assert b.units[0].start == b.start and b.units[-1].end == b.end
+        for u in b.units:
+            assert text[u.start:u.end] == u.text
+        prev = b.end
