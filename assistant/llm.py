@@ -35,14 +35,14 @@ class TimedOut(BackendUnreachable):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try before giving up in one line; the total wait stays around half a minute at most."""
+    """How hard to try before giving up in one line: at most about half a minute of waiting in all."""
 
     rate_limit_attempts: int = 4  # tries on HTTP 429 (a busy shared server frees up within seconds)
     server_error_attempts: int = 3  # tries on HTTP 5xx (a restarting server, a model still loading)
     connect_attempts: int = 2  # tries when the connection is refused or dropped
     base_delay: float = 0.5  # seconds before the first retry; doubles each time
     max_delay: float = 8.0  # no single backoff waits longer
-    max_retry_after: float = 20.0  # a server asking us to wait longer than this is not waited on
+    max_retry_after: float = 10.0  # a server asking us to wait longer than this is not waited on
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Exponential with jitter (50-100%), so clients that failed together do not retry together."""
@@ -208,14 +208,19 @@ class OpenAIChat:
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
         import openai
 
-        events = 0
+        events, said = 0, False
         response = self._send(messages=messages, stream=True)  # status errors arrive here, before any token
         try:
             for event in response:
                 events += 1
                 if event.choices and event.choices[0].delta.content:
+                    said = True
                     yield event.choices[0].delta.content
         except openai.OpenAIError as e:
+            if said and isinstance(e, openai.APITimeoutError):
+                raise TimedOut(f"the LLM server at {self.where} stopped in the middle of its answer (nothing for "
+                               f"{self.timeout:g} s); try again, raise REREAD_LLM_TIMEOUT, or use --backend "
+                               "extractive") from None
             raise self._fail(e) from None
         except (AttributeError, TypeError):
             raise self._not_an_api() from None

@@ -10,7 +10,8 @@ It serves POST /v1/chat/completions, non-streaming (one chat.completion JSON) an
 (`"stream": true` -> text/event-stream `data: {chat.completion.chunk}` events, then `data: [DONE]`).
 Failures on demand: `server.reply(status=429, headers={"Retry-After": "2"})`, a queue of replies with
 `server.script(Reply(status=500), Reply("ok"))`, a key it insists on (`server.key = "sk-..."` -> 401
-for any other), error bodies that echo the caller's key back (`echo_key=True`) and slow replies (`delay`).
+for any other), error bodies that echo the caller's key back (`echo_key=True`), slow replies (`delay`) and streams
+that hang halfway (`stall_after`).
 Nothing is mocked: the real `openai` client talks HTTP to it.
 """
 
@@ -40,6 +41,7 @@ class Reply:
     error: str | None = None  # the error body's message (default "scripted failure <status>")
     code: str | None = None  # the error body's code, e.g. "insufficient_quota"
     echo_key: bool = False  # put the caller's bearer token into the error message, as careless servers do
+    stall_after: int | None = None  # streaming: after this many characters, go silent for `delay` seconds
 
 
 @dataclass
@@ -166,7 +168,7 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return self._json(401, {"error": {"message": f"Incorrect API key provided: {sent_key}.",
                                                   "type": "invalid_request_error", "code": "invalid_api_key"}})
             reply = server._next()
-            time.sleep(reply.delay)
+            time.sleep(reply.delay if reply.stall_after is None else 0)
             if reply.raw is not None:
                 data = reply.raw.encode()
                 self.send_response(reply.status)
@@ -207,6 +209,8 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(chunk({"role": "assistant", "content": ""}))
             n = max(1, reply.chunk_chars)
             for i in range(0, len(reply.text), n):
+                if i == reply.stall_after:
+                    time.sleep(reply.delay)  # a worker that hangs mid-answer
                 self.wfile.write(chunk({"content": reply.text[i:i + n]}))
                 self.wfile.flush()
             self.wfile.write(chunk({}, "stop"))

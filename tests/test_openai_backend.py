@@ -464,6 +464,19 @@ def test_a_timeout_is_one_try_and_one_line(server, sleeps, stream):
     assert len(server.chat_requests) == 1 and sleeps == []
 
 
+def test_a_stream_that_hangs_halfway_ends_in_one_line_after_what_was_said(server, sleeps):
+    """The reader has seen half an answer when the server goes silent: the text stays, the error is one line."""
+    server.reply("Tokenization breaks text into tokens [1].", chunk_chars=6, stall_after=12, delay=2)
+    said = []
+
+    with pytest.raises(TimedOut, match="middle of its answer") as err:
+        for delta in chat(server, sleeps, timeout=0.3).stream(ASK):
+            said.append(delta)
+
+    assert "".join(said) == "Tokenization"  # the first 12 characters, sent before the stall
+    assert "REREAD_LLM_TIMEOUT" in assert_one_line_without_key(err.value)
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
 def test_nothing_listening_is_retried_once_then_one_line(sleeps, stream):
     """Connection refused: one retry (a server restarting), then the line that names OPENAI_BASE_URL."""
