@@ -105,20 +105,17 @@ def offline_rewrite(previous: str, question: str) -> str:
     if which and re.search(r"\b(?:and|or|vs\.?|versus)\b|,", subject):  # "which one is cheaper?" after a comparison
         return _capital(f"which of {subject}{question[which.end():]}", question)
     tokens = list(WORD.finditer(question))
-    lead = LEAD.match(question)
-    rest = question[lead.end():] if lead else question
-    about = bool(lead and lead.group("about"))
+    lead = LEAD.match(question)  # "and", "but also", "what about": always matches, maybe empty
+    rest, about = question[lead.end():], bool(lead.group("about"))
     anaphors = _anaphors(question, tokens)
     own = [t for t in tokens if t.group().lower() not in NOT_A_SUBJECT]
     if anaphors:
-        rewritten = _substitute(question[lead.end():] if lead else question, anaphors, lead.end() if lead else 0,
-                                subject)
-        rewritten = ("what about " if about else "") + rewritten
+        rewritten = ("what about " if about else "") + _substitute(rest, anaphors, lead.end(), subject)
         if _bare(tokens, anaphors):  # "why is that?": the subject alone says too little; bring its predicate
             extra = [w for w in _content(previous) if w.lower() not in {x.lower() for x in _content(subject)}]
             rewritten = _end(" ".join([rewritten.rstrip(" ?.!"), *extra]), question)
         return _capital(rewritten, question)
-    if own and (lead is None or lead.end() == 0):
+    if own and not lead.end():
         return question  # names its own subject and does not point back: a new question
     if own:
         if (not about and YES_NO.match(rest)) or re.match(r"\s*(?:what|who|which|where|when|why|how)\b", rest, re.I):
