@@ -139,6 +139,24 @@ def test_a_wrong_quote_offset_and_a_marker_without_citation_are_citation_faults(
     assert (result["citation_faults"], result["answers_with_citation_faults"]) == (2, 2)
 
 
+def test_a_pdf_citation_is_checked_against_the_page_text_pypdf_gives(tmp_path):
+    from pypdf import PdfReader
+
+    from tests.make_pdfs import two_pages_pdf
+
+    vault = write_vault(tmp_path / "v", {"books/b.pdf": two_pages_pdf()})
+    page_two = PdfReader(vault / "books/b.pdf").pages[1].extract_text()
+    quote = "Citations point at the page."
+    right = Citation(n=1, source="books/b.pdf", title="b", heading="", page=2, chunk_id="c",
+                     start=page_two.index(quote), end=page_two.index(quote) + len(quote), quote=quote)
+    wrong_page = Citation(**{**right.to_json(), "n": 2, "page": 1})
+    rows = [{"question": "q", "sources": ["books/b.pdf"]}]
+    result = evaluate(FakeAssistant(vault, {}, {"q": answer("q", "It does [1][2].", [right, wrong_page])}),
+                      qa_file(tmp_path, rows))
+    fault = f"[2] books/b.pdf p. 1 [{right.start}:{right.end}] is not the quote"
+    assert result["per_question"][0]["citation_faults"] == [fault]
+
+
 def test_key_facts_are_case_blind_and_graded_on_answerable_rows_only(tmp_path, notes):
     rows = [{"question": "both", "sources": ["notes/a.md"], "answer_contains": ["needle", "GAMMA"]},
             {"question": "one", "sources": ["notes/a.md"], "answer_contains": ["needle", "delta"]},
