@@ -179,8 +179,10 @@ class Chunker:
         out = []
         for b in layout(doc.texts[section.page], section.start, section.end):
             kept = tuple(u for u in b.units if u.atomic or _compose(u.text, 0, len(u.text), [], doc.kind))
+            # a PDF page is prose: a line opening with a bullet there runs on to the page's end, it is no list item
+            kind, callout = ("text", False) if doc.kind == "pdf" else (b.kind, b.callout)
             if kept:
-                out.append(Block(b.start, b.end, b.text, kind=b.kind, units=kept, callout=b.callout))
+                out.append(Block(b.start, b.end, b.text, kind=kind, units=kept, callout=callout))
         return out
 
     def _pack(self, doc: ParsedDocument, section: Section) -> list[tuple[int, int, str]]:

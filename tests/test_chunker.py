@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -19,7 +20,8 @@ from ingest.models import WINDOW, model_dir
 from ingest.sources import parse_source
 from ingest.spans import layout, units
 from ingest.tokens import TokenCounter
-from ingest.types import Chunk, ParsedDocument
+from ingest.types import Chunk, ParsedDocument, Section
+from tests.conftest import default_chunker
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -397,6 +399,32 @@ def test_a_longer_fence_is_not_closed_by_the_example_fences_inside_it():
     block = "````md\n```mermaid\ngraph TD\n\nBiology --> Chemistry\n```\n````"
     _, chunks = chunk_note(f"## Diagram\n\n{block}\n")
     assert [c.text for c in chunks] == [block]
+
+
+def test_a_pdf_page_is_prose_even_where_a_line_opens_with_a_bullet():
+    """pypdf's text has no blank lines: a '•' line runs on to the page's end, so it is no list item; chunks of a
+    page still overlap by whole sentences."""
+    lines = [("• " if i % 10 == 3 else "") + f"Line {i} of the page says something about attention." for i in range(80)]
+    text = "\n".join(lines)
+    doc = ParsedDocument("b.pdf", "pdf", "Book", {1: text}, [Section("", 0, len(text), page=1)], {"tags": []})
+    chunks = default_chunker().chunk(doc)
+    assert len(chunks) > 2
+    assert all(b.start < a.end for a, b in zip(chunks, chunks[1:], strict=False))
+    assert_invariants(doc, chunks)
+
+
+def test_the_chunk_size_benchmark_runs_and_prints_json(tmp_path):
+    """benchmarks/chunks.py is how the figures in the report were made; it must keep running (no torch needed)."""
+    vault = tmp_path / "vault"
+    (vault / "notes").mkdir(parents=True)
+    (vault / "notes" / "embed.md").write_text(EMBED_HELP, encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "chunks.py"), "--vault", str(vault)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["notes"] == 1 and out["chunks"] >= 2 and out["le_10_words_in_larger_sections"] == 0
+    assert out["ends_with_colon"] == 0 and out["code_only_chunks"] == 0
 
 
 # --- Obsidian syntax in chunks ----------------------------------------------------------------------------------
