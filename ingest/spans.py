@@ -183,12 +183,11 @@ def _table(text: str, start: int, end: int) -> Block:
 
 def _prose(text: str, start: int, end: int) -> Block | None:
     quote = QUOTE_MARKER.match(text, start, end)
-    kind = "quote" if quote and quote.end() > start and ">" in quote.group(0) else (
-        "item" if LIST_MARKER.match(text, start, end) else "text")
+    kind = "quote" if quote else "item" if LIST_MARKER.match(text, start, end) else "text"
     found = tuple(Unit(sp.start, sp.end, sp.text) for sp in sentences(text, start, end))
     if not found:
         return None
-    callout = kind == "quote" and bool(CALLOUT.match(text, quote.end(), end))  # type: ignore[union-attr]
+    callout = quote is not None and bool(CALLOUT.match(text, quote.end(), end))
     return Block(found[0].start, found[-1].end, text[found[0].start:found[-1].end], kind=kind, units=found,
                  callout=callout)
 
