@@ -140,16 +140,16 @@ class Assistant:
             answer = ExtractiveAnswerer(self.embedder).answer(standalone, hits)
             yield replace(answer, question=question, nearest=[] if answer.found else hits, **extra)
             return
-        msgs = prompt.messages(question, hits, history=history, budget_tokens=self.settings.llm_context_tokens)
+        p = prompt.build(question, hits, history=history, budget_tokens=self.settings.llm_context_tokens)
         if stream:
             parts = []
-            for delta in llm.stream(msgs):
+            for delta in llm.stream(p.messages):
                 parts.append(delta)
                 yield delta
             text = "".join(parts)
         else:
-            text = llm.complete(msgs)
-        answer = resolve(question, text, hits, name)
+            text = llm.complete(p.messages)
+        answer = resolve(question, text, p.hits, name)  # only sources the model was shown can be cited
         yield replace(answer, nearest=[] if answer.found else hits, **extra)
 
     def status(self) -> dict:

@@ -10,10 +10,10 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from .spans import FENCE
+from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 2  # in the index fingerprint: a parsing change re-chunks every note
+PARSER_VERSION = 3  # in the index fingerprint: a parsing change re-chunks every note
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -96,8 +96,8 @@ def _fenced_ranges(raw: str, start: int) -> list[tuple[int, int]]:
         if open_at is None:
             m = FENCE.match(line)
             if m:
-                open_at, fence = pos, m.group(1)[:3]
-        elif stripped.startswith(fence):
+                open_at, fence = pos, m.group(1)
+        elif closes(stripped, fence):
             ranges.append((open_at, pos + len(line)))
             open_at = None
         pos += len(line)

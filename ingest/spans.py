@@ -44,7 +44,7 @@ def _lines(text: str, start: int, end: int):
         pos = stop
 
 
-def _closes(line: str, fence: str) -> bool:
+def closes(line: str, fence: str) -> bool:
     """A closing fence: the opening's character, at least as many of them, nothing after (CommonMark), so the
     ```` fence around a ```python example is not closed by the example's own fences."""
     run = line.strip()
@@ -60,7 +60,7 @@ def blocks(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
         line = text[ls:le].rstrip("\r\n")
         if fence is not None:
             cur[1] = le  # type: ignore[index]
-            if _closes(line, fence):
+            if closes(line, fence):
                 out.append((cur[0], cur[1], True))  # type: ignore[index]
                 cur, fence = None, None
             continue

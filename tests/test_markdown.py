@@ -243,3 +243,11 @@ def test_web_clipped_headings_with_permalink_marks_open_sections():
     doc = parse_markdown("n.md", raw)
     assert [s.heading for s in doc.sections] == ["", "Model Size", "Setup"]
     assert "hash#" in raw[doc.sections[-1].start:doc.sections[-1].end]
+
+
+def test_a_longer_fence_around_an_example_with_fences_is_one_code_block():
+    """````md wraps an example that has its own ``` fences and # lines: none of it is a heading or a tag."""
+    raw = "# Doc\n\n````md\n# Not a heading\n```python\nx = 1\n```\n#not-a-tag ==no mark==\n````\n\n## Real\n\nText.\n"
+    doc = parse_markdown("d.md", raw)
+    assert [s.heading for s in doc.sections] == ["", "Real"]
+    assert doc.metadata["tags"] == [] and doc.metadata["highlight_spans"] == []
