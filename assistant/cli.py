@@ -149,7 +149,8 @@ def evaluate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
     from .evaluate import evaluate as run_eval
 
     result = run_eval(_assistant(), file, k)
-    _emit(result, as_json, json.dumps(result, indent=2))
+    summary = {key: v for key, v in result.items() if key != "per_question"}
+    _emit(result, as_json, json.dumps(summary, indent=2))
 
 
 @app.command()

@@ -27,7 +27,6 @@ containment (every `answer_contains` string in the answer text) over answerable 
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from pathlib import Path
@@ -170,15 +169,6 @@ def _quote_fault(c: Citation, sources: SourceTexts) -> list[str]:
     return []
 
 
-def _accepts(fn, name: str) -> bool:
-    """Whether the facade method takes `name` yet (filters and chat are landing in parallel)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
 def _filters(row: dict) -> Filters | None:
     spec = row.get("filters") or {}
     if not spec:
@@ -187,22 +177,14 @@ def _filters(row: dict) -> Filters | None:
     return Filters(**as_tuple)
 
 
-def _extra(fn, filters: Filters | None) -> dict:
-    return {"filters": filters} if filters is not None and _accepts(fn, "filters") else {}
-
-
 def _answer(assistant, row: dict, k: int, filters: Filters | None) -> Answer:
-    history = row.get("history") or []
-    chat = getattr(assistant, "chat", None)
-    if not history or chat is None:
-        return assistant.ask(row["question"], k, **_extra(assistant.ask, filters))
     pairs: list[tuple[str, str]] = []
-    for turn in history:
+    for turn in row.get("history") or []:
         if isinstance(turn, str):  # an earlier question: the conversation is replayed to get its answer
-            pairs.append((turn, chat(list(pairs), turn, k=k, **_extra(chat, filters)).answer))
+            pairs.append((turn, assistant.chat(list(pairs), turn, k=k, filters=filters).answer))
         else:
             pairs.append((str(turn[0]), str(turn[1])))
-    return chat(pairs, row["question"], k=k, **_extra(chat, filters))
+    return assistant.chat(pairs, row["question"], k=k, filters=filters)
 
 
 def evaluate(assistant, path: Path, k: int | None = None) -> dict:
@@ -219,15 +201,13 @@ def evaluate(assistant, path: Path, k: int | None = None) -> dict:
         answer_s = perf_counter() - t
         query = (answer.standalone or row["question"]) if row.get("history") else row["question"]
         t = perf_counter()
-        hits = assistant.search(query, max(k, DEPTH), **_extra(assistant.search, filters))
+        hits = assistant.search(query, max(k, DEPTH), filters)
         search_s = perf_counter() - t
         expected = row.get("found", True)
         item = {"question": row["question"], "found": answer.found, "expected_found": expected,
                 "search_ms": round(search_s * 1000, 1), "answer_ms": round(answer_s * 1000, 1)}
         if row.get("history"):
             item.update(history=row["history"], query=query)
-        if filters is not None and not _accepts(assistant.search, "filters"):
-            item["filters_ignored"] = True
         if expected and row.get("sources"):
             item.update({key: round(v, 4) if isinstance(v, float) else v
                          for key, v in retrieval_scores(hits, row, k).items()})

@@ -52,7 +52,7 @@ class FakeAssistant:
         self.searches.append((query, k, filters))
         return self.hits.get(query, [])[:k]
 
-    def ask(self, question: str, k: int | None = None, backend=None, filters=None) -> Answer:
+    def chat(self, history, question: str, k: int | None = None, filters=None) -> Answer:
         return self.answers.get(question) or answer(question, "Your notes don't seem to answer this.", found=False)
 
 
@@ -64,13 +64,6 @@ class ChatAssistant(FakeAssistant):
     def chat(self, history, question: str, k: int | None = None, filters=None) -> Answer:
         self.chats.append((list(history), question))
         return self.answers.get(question) or answer(question, f"answer to {question}")
-
-
-class OldAssistant(FakeAssistant):
-    """Before the lead's filters land: search(query, k) only."""
-
-    def search(self, query: str, k: int | None = None) -> list[Hit]:  # type: ignore[override]
-        return super().search(query, k)
 
 
 @pytest.fixture
@@ -182,21 +175,11 @@ def test_a_follow_up_replays_its_history_through_chat_and_is_searched_as_rewritt
     assert result["recall@3"] == 1.0
 
 
-def test_without_chat_a_follow_up_is_asked_alone(tmp_path, notes):
-    row = {"history": ["What is a needle?"], "question": "and in b?", "sources": ["notes/b.md"]}
-    fake = FakeAssistant(notes, {"and in b?": [hit("notes/b.md", "b", 1)]}, {"and in b?": answer("and in b?")})
-    result = evaluate(fake, qa_file(tmp_path, [row]))
-    assert result["per_question"][0]["query"] == "and in b?" and result["mrr@10"] == 1.0
-
-
-def test_filters_reach_search_when_the_facade_takes_them(tmp_path, notes):
+def test_filters_reach_search(tmp_path, notes):
     row = {"question": "q", "sources": ["notes/a.md"], "filters": {"folder": "notes", "tag": ["x", "y"]}}
     fake = FakeAssistant(notes, {}, {"q": answer("q")})
     evaluate(fake, qa_file(tmp_path, [row]))
     assert fake.searches[0][2] == Filters(tags=("x", "y"), folders=("notes",))
-    old = OldAssistant(notes, {}, {"q": answer("q")})
-    result = evaluate(old, qa_file(tmp_path, [row]))
-    assert result["per_question"][0]["filters_ignored"] is True
 
 
 @pytest.mark.parametrize("line, says", [
