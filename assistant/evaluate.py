@@ -169,7 +169,7 @@ def _quote_fault(c: Citation, sources: SourceTexts) -> list[str]:
     return []
 
 
-def _filters(row: dict) -> Filters | None:
+def row_filters(row: dict) -> Filters | None:
     spec = row.get("filters") or {}
     if not spec:
         return None
@@ -195,7 +195,7 @@ def evaluate(assistant, path: Path, k: int | None = None) -> dict:
     t0 = perf_counter()
     per: list[dict] = []
     for row in rows:
-        filters = _filters(row)
+        filters = row_filters(row)
         t = perf_counter()
         answer = _answer(assistant, row, k, filters)
         answer_s = perf_counter() - t

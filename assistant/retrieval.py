@@ -22,6 +22,8 @@ class RetrievalConfig:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     per_note: int = 2  # chunks of one note in the top k before other notes get their turn
+    sentence_weight: float = 0.0  # weight of the best-sentence ranking of the top candidates (0: off)
+    rescore: int = 20  # how many fused candidates the sentence ranking looks at
 
 
 class Retriever:
@@ -75,13 +77,48 @@ class Retriever:
         cosine = {c.id: s for c, s in dense}
         bm25 = {cid: score for cid, score, _ in lex}
         source = {cid: src for cid, _, src in lex} | {c.id: c.source for c, _ in dense}
-        picked = spread(sorted(fused, key=lambda i: -fused[i]), k, source.__getitem__, cfg.per_note)
-        extra = [i for i in picked if i not in chunks]
-        if extra:  # found by BM25 alone: read them, with their vectors for an honest similarity
-            for i, (chunk, vec) in self.store.get_with_vectors(m.collection, extra).items():
-                chunks[i], cosine[i] = chunk, float(np.dot(vec, qvec))
+        order = sorted(fused, key=lambda i: -fused[i])
+        if cfg.sentence_weight:
+            self._read(m, order[:cfg.rescore], chunks, cosine, qvec)
+            order = self._rescore(order, fused, chunks, qvec)
+        picked = spread(order, k, source.__getitem__, cfg.per_note)
+        self._read(m, picked, chunks, cosine, qvec)
         return [Hit(chunk=chunks[i], rank=r, score=cosine.get(i, 0.0), lexical=bm25.get(i, 0.0), fused=fused[i])
                 for r, i in enumerate((i for i in picked if i in chunks), start=1)]
+
+    def _read(self, m: Manifest, ids: list[str], chunks: dict, cosine: dict, qvec) -> None:
+        """Chunks found by BM25 alone: read them, with their vectors for an honest similarity."""
+        extra = [i for i in ids if i not in chunks]
+        for i, (chunk, vec) in self.store.get_with_vectors(m.collection, extra).items():
+            chunks[i], cosine[i] = chunk, float(np.dot(vec, qvec))
+
+    def _rescore(self, order: list[str], fused: dict[str, float], chunks: dict, qvec) -> list[str]:
+        """A third ranked list fused in: the candidates by their single best sentence's similarity, which a
+        paraphrased question matches better than a whole chunk's average."""
+        from ingest.markdown import clean_inline
+        from ingest.spans import units
+
+        top = [i for i in order[:self.config.rescore] if i in chunks]
+        owners, texts = [], []
+        for i in top:
+            c = chunks[i]
+            for u in units(c.text, 0, len(c.text)):
+                t = clean_inline(u.text)
+                if len(t.split()) >= 3:
+                    owners.append(i)
+                    texts.append(f"{c.title}: {t}")
+        if not texts:
+            return order
+        sims = np.asarray(self.embedder.embed(texts)) @ np.asarray(qvec)
+        best: dict[str, float] = {}
+        for i, s in zip(owners, sims, strict=True):
+            best[i] = max(best.get(i, -1.0), float(s))
+        ranked = sorted(best, key=lambda i: -best[i])
+        score = dict(fused)
+        for rank, i in enumerate(ranked, start=1):
+            score[i] += self.config.sentence_weight / (self.config.rrf_k + rank)
+        return sorted(score, key=lambda i: -score[i])
+
 
 def spread(order: list[str], k: int, source_of, per_note: int) -> list[str]:
     """The first k of the fused order, at most per_note chunks of one note while other notes remain."""

@@ -23,9 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def collect(spec: str, tmp: Path, embedder, k: int) -> tuple[str, list[tuple[bool, object, str]]]:
-    from assistant.evaluate import load_qa
+    from assistant.evaluate import load_qa, row_filters
     from assistant.facade import Assistant
-    from assistant.filters import parse_filters
     from ingest.settings import Settings
 
     vault, qa, *rest = spec.split(":")
@@ -37,7 +36,7 @@ def collect(spec: str, tmp: Path, embedder, k: int) -> tuple[str, list[tuple[boo
     for row in load_qa(Path(qa)):
         if row.get("history"):
             continue
-        hits = assistant.search(row["question"], k, parse_filters(row.get("filters")))
+        hits = assistant.search(row["question"], k, row_filters(row))
         ev = assistant.retriever.evidence(assistant.manifest(), row["question"], hits)
         rows.append((bool(row.get("found", True)), ev, row["question"]))
     return Path(qa).name, rows
