@@ -18,10 +18,10 @@ NOT_FOUND = "Your notes don't seem to answer this."
 
 @dataclass(frozen=True)
 class RefusalConfig:
-    cover_weight: float = 0.5  # how much the question's words found in a passage add to its similarity
+    cover_weight: float = 0.75  # how much the question's words found in a passage add to its similarity
     unknown_weight: float = 0.6  # how much words absent from the whole vault take away
-    threshold: float = 0.6  # evidence below this is "not in your notes"
-    strong: float = 0.65  # a passage this similar answers whatever the words
+    threshold: float = 0.52  # evidence below this is "not in your notes"
+    strong: float = 0.6  # a passage this similar answers whatever the words
     depth: int = 3  # the top passages that may carry the evidence
 
 
