@@ -208,3 +208,20 @@ def test_an_index_remembers_its_vault(tmp_path):
     assert [h["source"] for h in hits] == ["b.md"]
     bad = reread("search", "foxes", "--filter", "colour=red")
     assert bad.returncode == 2 and "colour" in bad.stderr and not bad.stdout
+
+
+def test_the_fast_bm25_matrix_scores_as_bm25s_builds_it():
+    import random
+
+    import bm25s
+
+    rng = random.Random(7)
+    vocab = {f"w{i}": i for i in range(40)} | {"": 40}
+    tokens = [np.asarray([rng.randrange(40) for _ in range(rng.randrange(0, 25))], dtype=np.int32)
+              for _ in range(150)]
+    ours = lexical._fit(tokens, vocab)
+    theirs = bm25s.BM25()
+    theirs.index(bm25s.tokenization.Tokenized(ids=[t.tolist() for t in tokens], vocab=dict(vocab)),
+                 show_progress=False)
+    for q in (["w1", "w2"], ["w7"], ["w3", "w3", "w39"]):
+        assert np.allclose(ours.get_scores(q), theirs.get_scores(q), atol=1e-5)
