@@ -31,10 +31,24 @@ def show_sources(assistant: Assistant, answer: Answer) -> None:
             st.html(highlighted(before, quote, after))  # literal text: no markdown pass over the note
 
 
+def show_nearest(answer: Answer) -> None:
+    """A refusal still shows what came closest, so the reader can judge for themselves."""
+    st.caption("The closest passages in your notes:")
+    for h in answer.nearest:
+        c = h.chunk
+        where = c.source + (f", p. {c.page}" if c.page else "") + (f" > {c.heading}" if c.heading else "")
+        with st.expander(plain_markdown(f"{c.title} — {where}")):
+            st.html(highlighted("", "", c.text))
+
+
 def show_answer(assistant: Assistant, answer: Answer) -> None:
     st.markdown(plain_markdown(answer.answer) if answer.found else f"_{plain_markdown(answer.answer)}_")
+    if answer.standalone:
+        st.caption(plain_markdown(f"searched for: {answer.standalone}"))
     st.caption(BACKEND_NOTE.get(answer.backend, answer.backend))
     show_sources(assistant, answer)
+    if not answer.found and answer.nearest:
+        show_nearest(answer)
 
 
 def sidebar(assistant: Assistant) -> None:
@@ -84,15 +98,17 @@ def main() -> None:
     with st.chat_message("user"):
         st.text(question)
     with st.chat_message("assistant"):
+        # earlier turns, so a follow-up ("and its cost?") is searched with its subject
+        history = [(q, a.answer) for q, a in st.session_state.history]
         try:
             answer = None
             if assistant.backend() == "extractive":
                 with st.spinner("Searching your notes…"):
-                    answer = assistant.ask(question, st.session_state.top_k)
+                    answer = assistant.chat(history, question, st.session_state.top_k)
             else:
                 placeholder = st.empty()
                 streamed = ""
-                for part in assistant.ask_stream(question, st.session_state.top_k):
+                for part in assistant.chat_stream(history, question, st.session_state.top_k):
                     if isinstance(part, Answer):
                         answer = part
                     else:
