@@ -1,4 +1,4 @@
-"""Citation spans: the sentence inside a chunk that supports a claim, with its offsets in the source.
+"""Citation spans: the sentence (or passage) inside a chunk that supports a claim, with its offsets in the source.
 
 One place builds, checks and renders citations; the CLI, the UI and the export all call it.
 """
@@ -6,14 +6,19 @@ One place builds, checks and renders citations; the CLI, the UI and the export a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ingest.markdown import clean_inline
-from ingest.spans import units
+from ingest.spans import LIST_MARKER, QUOTE_MARKER, blocks, sentences, units
 from ingest.types import Chunk, Citation, Span
 
 MARKER = re.compile(r"(?<!\\)\[(\d+)\]")
 MARKER_GROUP = re.compile(r"(?<!\\)\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")
 WORD = re.compile(r"[A-Za-z0-9À-ɏ]+")
+INLINE_CODE = re.compile(r"(`[^`\n]+`)")
+# a sentence that introduces the list after it: "... the following methods:"
+LEAD_IN = re.compile(r"(?::|\b(?:the\s+following|as\s+follows|these\s+steps|steps\s+below)\b[^.!?]*[.!]?)$", re.I)
+STEP_BLOCKS, STEP_CHARS = 16, 1600  # a how-to's list is quoted whole up to this size
 STOP = set("""a an and are as at be by can do does did for from has have how i in is it its of on or that the
 their them there these they this to was were what when where which who why will with you your about into
 than then so such not no yes""".split())
@@ -48,6 +53,138 @@ def lexical_best(chunk: Chunk, claim: str) -> Span:
     target = words(claim)
     spans = candidate_spans(chunk)
     return max(spans, key=lambda s: (len(target & words(s.text)) / (1 + len(words(s.text)) ** 0.5), -s.start))
+
+
+@dataclass(frozen=True)
+class Piece(Span):
+    """A sentence (or a whole code block) of a chunk in source coordinates, with the block it sits in."""
+
+    block: int = 0  # index of its block (paragraph, list item, quote, code fence) within the chunk
+    kind: str = "prose"  # prose | item | quote | code
+    depth: int = 0  # indentation of a list item's marker, in columns
+    marker: str = ""  # a list item's marker as written ("1.", "-"), "" otherwise
+
+
+def pieces(chunk: Chunk) -> list[Piece]:
+    """Every sentence of a chunk, in order, knowing whether it is prose, a list item, a quote or code."""
+    text, out = chunk.text, []
+    for b, (bs, be, code) in enumerate(blocks(text, 0, len(text))):
+        if code:
+            e = len(text[bs:be].rstrip("\r\n")) + bs
+            out.append(Piece(chunk.start + bs, chunk.start + e, text[bs:e], b, "code"))
+            continue
+        item = LIST_MARKER.match(text, bs, be)
+        kind = "item" if item else "quote" if QUOTE_MARKER.match(text, bs, be) else "prose"
+        head = text[bs:be].split("\n", 1)[0].expandtabs(4)
+        depth, marker = (len(head) - len(head.lstrip()), item.group(0).split()[0]) if item else (0, "")
+        out.extend(Piece(chunk.start + s.start, chunk.start + s.end, s.text, b, kind, depth, marker)
+                   for s in sentences(text, bs, be))
+    return _first_item(out)
+
+
+def _first_item(ps: list[Piece]) -> list[Piece]:
+    """A chunk cut after a list marker ("1. " left behind) opens with item 1 when item 2 follows."""
+    second = next((p for p in ps if p.block == 1), None)
+    if not ps or ps[0].kind != "prose" or second is None or second.marker[:2] not in ("2.", "2)"):
+        return ps
+    return [Piece(p.start, p.end, p.text, 0, "item", second.depth, "1" + second.marker[1]) if p.block == 0 else p
+            for p in ps]
+
+
+def by_block(ps: list[Piece]) -> list[list[Piece]]:
+    """Pieces grouped by the block they sit in, in order."""
+    out: list[list[Piece]] = []
+    for p in ps:
+        if out and out[-1][0].block == p.block:
+            out[-1].append(p)
+        else:
+            out.append([p])
+    return out
+
+
+def plain(p: Piece) -> str:
+    """What a reader sees of a piece, on one line; code as written, inline code too (`<BOS>` is no HTML tag)."""
+    if p.kind == "code":
+        return p.text
+    parts = INLINE_CODE.split(p.text)
+    return " ".join("".join(x if i % 2 else _spaced(x) for i, x in enumerate(parts)).split())
+
+
+def _spaced(text: str) -> str:
+    """clean_inline, keeping the spaces that separate the text from inline code around it."""
+    lead, tail = text[:len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+    return f"{lead}{clean_inline(text)}{tail}" if text.strip() else text
+
+
+def is_label(block: list[Piece]) -> bool:
+    """A short line like "**Ribbon:**" that names the list after it."""
+    return block[0].kind == "prose" and len(block) == 1 and plain(block[0]).endswith(":") \
+        and len(block[0].text.split()) <= 8
+
+
+def list_after(blocks: list[list[Piece]], i: int, depth: int | None) -> list[Piece]:
+    """The list a lead-in introduces: items, code and list labels from block i on (by_block's blocks);
+    below a list item, only its deeper items. Capped, so a long list is quoted up to STEP_CHARS."""
+    out: list[Piece] = []
+    for j in range(i, min(len(blocks), i + STEP_BLOCKS)):
+        b = blocks[j]
+        kind = b[0].kind
+        if depth is not None and not (kind == "code" or (kind == "item" and b[0].depth > depth)):
+            break
+        nxt = blocks[j + 1][0].kind if j + 1 < len(blocks) else ""
+        if kind not in ("item", "code") and not (is_label(b) and nxt in ("item", "code")):
+            break
+        if out and b[-1].end - out[0].start > STEP_CHARS:
+            break
+        out.extend(b)
+    return out
+
+
+def as_text(parts: list[Piece]) -> str:
+    """A passage as plain text: prose as it reads, one line per list item, numbered items counted in order."""
+    lines, depths, counters = [], sorted({p.depth for p in parts if p.kind == "item"}), {}
+    for b in by_block(parts):
+        p, text = b[0], " ".join(plain(x) for x in b)
+        if p.kind != "item":
+            counters = {}
+            lines.append(text)
+            continue
+        level = depths.index(p.depth)
+        counters = {d: n for d, n in counters.items() if d <= level}
+        marker = "-"
+        if p.marker[:1].isdigit():
+            counters[level] = counters.get(level, 0) + 1
+            marker = f"{counters[level]}."
+        lines.append(f"{'  ' * level}{marker} {text}")
+    return "\n".join(lines)
+
+
+def span_in(chunk: Chunk, start: int, end: int) -> Span:
+    """The span [start, end) of the source, cut from the chunk that holds it (quote == source[start:end])."""
+    assert chunk.start <= start <= end <= chunk.end
+    return Span(start, end, chunk.text[start - chunk.start:end - chunk.start])
+
+
+def follows(chunk: Chunk, end: int, start: int) -> bool:
+    """The span starting at start comes right after the one ending at end: no sentence of the chunk between."""
+    return end <= start and not any(end <= p.start and p.end <= start for p in pieces(chunk))
+
+
+def passages(spans: list[tuple[Chunk, int, int]], chunks: list[Chunk]) -> list[tuple[Chunk, list[int]]]:
+    """Spans (best first) that follow one another inside one chunk make one passage, cited once.
+    Returns (the chunk holding the passage, its spans' indices in source order), best passage first."""
+    groups: list[tuple[Chunk, list[int]]] = []
+    for i in sorted(range(len(spans)), key=lambda i: (spans[i][0].source, spans[i][1])):
+        chunk, s, e = spans[i]
+        if groups:
+            first, last = spans[groups[-1][1][0]][1], spans[groups[-1][1][-1]][2]
+            holder = next((ch for ch in chunks if ch.source == chunk.source and ch.start <= first and e <= ch.end
+                           and follows(ch, last, s)), None)
+            if holder is not None:
+                groups[-1] = (holder, groups[-1][1] + [i])
+                continue
+        groups.append((chunk, [i]))
+    return sorted(groups, key=lambda g: min(g[1]))
 
 
 def citation(n: int, chunk: Chunk, span: Span) -> Citation:

@@ -1,15 +1,197 @@
-"""The offline answerer: the notes' own best sentences, each cited, when no LLM is configured."""
+"""The offline answerer: the notes' own words, cited: the key fact, a how-to's steps, a term's definition."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ingest.markdown import clean_inline
-from ingest.types import Answer, Hit, Span
+from ingest.types import Answer, Chunk, Hit
 
-from .citations import candidate_spans, citation, escape_markers, words
+from .citations import (
+    LEAD_IN,
+    Piece,
+    as_text,
+    by_block,
+    citation,
+    escape_markers,
+    follows,
+    is_label,
+    list_after,
+    passages,
+    pieces,
+    plain,
+    span_in,
+    words,
+)
 
 NOT_FOUND = "Your notes don't seem to answer this."
+
+HOWTO = re.compile(r"\bhow\s+(?:do|can|could|should|would|shall|may|might)\s+(?:i|you|we|one|people)\b|\bhow\s+to\b"
+                   r"|\b(?:what|which)\s+(?:are|is)\s+the\s+steps?\b|^\s*(?:the\s+)?steps?\s+(?:to|for)\b", re.I)
+DEFINE = (re.compile(r"^\s*(?:what|who)(?:'s|’s|\s+is|\s+are|\s+was|\s+were)\s+(?P<t>.+?)[\s?.!]*$", re.I),
+          re.compile(r"^\s*what\s+(?:does|do|did)\s+(?P<t>.+?)\s+(?:mean|stand\s+for)[\s?.!]*$", re.I),
+          re.compile(r"^\s*(?:define|(?:definition|meaning)\s+of|what\s+is\s+meant\s+by)\s+(?P<t>.+?)[\s?.!]*$", re.I))
+# "What is the difference between...", "What is X used for?" ask for more than a definition
+NOT_A_TERM = re.compile(r"\b(?:differences?|between|used|for|why|how|when|where|which|best|purpose|benefits?|ways?"
+                        r"|in|on|with|do|does|can|should)\b", re.I)
+ARTICLE = re.compile(r"^(?:an?|the)\s+", re.I)
+PREPOSITIONS = {"of", "for", "in", "on", "with", "about", "from", "to", "by"}
+COPULA = re.compile(r"^(?P<s>[^:;.!?]{1,80}?)\s*(?::|\s[-–—]\s|\s(?:is|are|was|were|means?|refers?\s+to|stands?\s+for"
+                    r"|describes?|denotes?|represents?)\b)", re.I)
+NAMED = re.compile(r"\b(?:is|are)\s+(?:(?:also\s+)?(?:called|known\s+as|named|termed)\s+)?(?P<o>[^,;:.!?]{1,60})[.!]?$",
+                   re.I)
+SENTENCE_PUNCT = re.compile(r"[.!?:;]")
+QUANTITY = re.compile(r"^\s*(?:how\s+(?:much|many|long|big|large|often|old|fast)|what\s+(?:size|year|percentage|price"
+                      r"|limit)|when)\b", re.I)
+# an instruction in one sentence: "To create a tag, enter ...", "Press Ctrl+P to ..."
+INSTRUCTION = re.compile(r"(?:to\s[^,.:;]{3,80},\s*)?(?:then\s+)?(?:open|select|click|press|enter|type|run|drag|choose"
+                         r"|tap|go\s+to|navigate|right-click|double-click|use\s+the)\b", re.I)
+STEPS_LEAD = re.compile(r"^to\s|\b(?:steps?|ways?|methods?|follow(?:ing)?|either)\b", re.I)
+ALTERNATIVE = re.compile(r"(?:you\s+can\s+also|or|alternatively|also)\b", re.I)
+CONTEXT_WEIGHT, CONTEXT_FLOOR = 0.3, 0.45
+HOWTO_BONUS = 0.1  # a how-to question prefers steps and instructions
+NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one may score
+STEPS_REACH = 0.3  # a how-to answer adds the best steps this far below its key sentence
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    howto: bool
+    quantity: bool = False  # "how many", "how much", "when": the answer holds a number
+    term: frozenset[str] = frozenset()  # content words of the term a definition question asks about
+    head: str = ""  # the term's last content word, which a defining sentence must name
+    phrase: str = ""  # the term as asked
+
+
+@dataclass
+class Candidate:
+    """A sentence, or a lead-in with the list or code block it introduces, inside one chunk."""
+
+    hit: Hit
+    parts: list[Piece]
+    steps: bool = False  # a lead-in plus its list (or a list on its own)
+    score: float = 0.0  # how well it answers: similarity, shared words, and the bonuses below
+    base: float = 0.0  # the score without the bonuses, which decides whether the notes answer at all
+    sim: float = 0.0
+    overlap: float = 0.0
+    context: float = 0.0  # similarity of the question to the chunk's note title or heading
+    vec: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def start(self) -> int:
+        return self.parts[0].start
+
+    @property
+    def end(self) -> int:
+        return self.parts[-1].end
+
+    @property
+    def plain(self) -> str:  # its words, for overlap and near-duplicates
+        return " ".join(plain(p) for p in self.parts if p.kind != "code")
+
+
+def _leaf(chunk: Chunk) -> str:  # the heading the chunk sits under, without its parents
+    return chunk.heading.split(" > ")[-1]
+
+
+def _content(text: str) -> list[str]:
+    """Content words in order, as words() counts them."""
+    return [w for tok in re.findall(r"[a-z0-9À-ɏ]+", text.lower()) for w in words(tok)]
+
+
+def classify(question: str) -> Question:
+    """How-to, definition (with its term) or a plain fact question."""
+    if HOWTO.search(question):
+        return Question(question, True)
+    if QUANTITY.search(question):
+        return Question(question, False, True)
+    for pattern in DEFINE:
+        m = pattern.match(question)
+        if m:
+            term = ARTICLE.sub("", m.group("t").split(",")[0].strip())  # "AI engineering, in one sentence"
+            seq = _content(term)
+            if seq and len(seq) <= 6 and not NOT_A_TERM.search(term):
+                return Question(question, False, False, frozenset(seq), seq[-1], term)
+            break
+    return Question(question, False)
+
+
+def _names(phrase: str, q: Question, slack: int = 2) -> bool:
+    """The phrase is the term, give or take a few words ("A *vault*", "the model's vocabulary"), and not
+    something about it ("Evaluation of quantization")."""
+    got = words(phrase)
+    if not (q.head in got and 2 * len(q.term & got) >= len(q.term) and len(got) <= len(q.term) + slack):
+        return False
+    raw = re.findall(r"[a-z0-9À-ɏ]+", phrase.lower())
+    before = raw[:next(i for i, w in enumerate(raw) if words(w) == {q.head})]
+    return not any(w in PREPOSITIONS and w not in q.phrase.lower().split() for w in before)
+
+
+def defines(text: str, q: Question) -> bool:
+    """The sentence says what the term is: "X is/means ...", "**X**: ...", "X - ...", "... is called X"."""
+    if not q.term:
+        return False
+    flat = " ".join(clean_inline(text).split())
+    m = COPULA.match(flat)
+    if m and _names(m.group("s"), q):
+        return True
+    m = NAMED.search(flat)
+    if m and _names(m.group("o"), q, 1):
+        return True
+    before = flat.split(": ", 1)[0] if ": " in flat else ""  # "the emergence of model as a service: models ..."
+    return bool(before) and _names(" ".join(before.split()[-6:]), q)
+
+
+def is_fragment(p: Piece) -> bool:
+    """A heading-like scrap ("Masked language model") that cannot stand as an answer."""
+    text = plain(p)
+    return len(words(text)) < 3 or (not SENTENCE_PUNCT.search(text) and len(text.split()) <= 6)
+
+
+def candidates(hit: Hit, q: Question) -> list[Candidate]:
+    """Sentences of a chunk worth answering with; a lead-in comes with its list, never alone."""
+    blocks = by_block(pieces(hit.chunk))
+    out: list[Candidate] = []
+    inside = -1  # the end of the list the last lead-in introduced
+    for i, b in enumerate(blocks):
+        kind = b[0].kind
+        if kind == "code":
+            continue
+        after = list_after(blocks, i + 1, b[-1].depth if kind == "item" else None) if i + 1 < len(blocks) else []
+        for p in b:
+            lead = p is b[-1] and LEAD_IN.search(plain(p))
+            if lead and after and not (is_label(b) and p.start < inside):  # "Ribbon:" within a list of methods
+                out.append(Candidate(hit, [p, *after], steps=True))
+                inside = max(inside, after[-1].end)
+            elif not lead and not is_fragment(p) and len(p.text) <= 600:
+                out.append(Candidate(hit, [p]))
+        # a how-to's steps may sit right under their heading or after a paragraph, with no lead-in
+        prev = blocks[i - 1] if i else None
+        if q.howto and kind == "item" and (prev is None or prev[0].kind not in ("item", "code")):
+            if prev and LEAD_IN.search(plain(prev[-1])):
+                continue
+            run = list_after(blocks, i, None)
+            lead = [prev[-1]] if prev and prev[0].kind == "prose" else []  # the paragraph the list follows
+            if len(lead + run) > 1 and procedural(run):
+                out.append(Candidate(hit, lead + run, steps=True))
+    return out
+
+
+def procedural(parts: list[Piece]) -> bool:
+    """Steps rather than a list of facts: numbered, mostly imperative, code to type, or introduced as steps."""
+    items = [p for p in parts if p.kind == "item"]
+    return (any(p.marker[:1].isdigit() or p.kind == "code" for p in parts)
+            or 2 * sum(bool(INSTRUCTION.match(plain(p))) for p in items) >= max(1, len(items))
+            or bool(STEPS_LEAD.search(plain(parts[0]))))
+
+
+def render(c: Candidate) -> str:
+    """A candidate as plain text: a sentence as it reads, a list one line per item."""
+    return as_text(c.parts) if c.steps else plain(c.parts[0])
 
 
 class ExtractiveAnswerer:
@@ -22,38 +204,95 @@ class ExtractiveAnswerer:
         self.spread = spread  # further sentences must score within this of the best
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
-        cands: list[tuple[Hit, Span, str]] = []
-        for hit in hits:
-            for span in candidate_spans(hit.chunk, max_chars=500):
-                text = clean_inline(span.text)
-                if len(words(text)) >= 3:
-                    cands.append((hit, span, text))
+        cands = self.ranked(question, hits)
         if not cands:
             return Answer(question, NOT_FOUND, [], self.name, False)
-        vecs = np.asarray(self.embedder.embed([question] + [t for _, _, t in cands]))
-        sims = vecs[1:] @ vecs[0]
-        q = words(question)
-        overlap = [len(q & words(t)) / max(1, len(q)) for _, _, t in cands]
-        # short fragments and list lead-ins ("There are two types:") make poor answers
-        scores = [float(s) + 0.15 * o + 0.03 * h.score - (0.08 if len(words(t)) < 5 else 0.0)
-                  - (0.1 if t.rstrip().endswith(":") else 0.0)
-                  for s, o, (h, _, t) in zip(sims, overlap, cands, strict=True)]
-        order = sorted(range(len(cands)), key=lambda i: -scores[i])
-        best = scores[order[0]]
+        top = max(cands, key=lambda c: c.base)
         # a sentence that only sounds related (no shared word, middling similarity) is not an answer
-        if best < self.threshold or (not overlap[order[0]] and sims[order[0]] < 0.6):
+        if top.base < self.threshold or (not top.overlap and top.sim < 0.6):
             return Answer(question, NOT_FOUND, [], self.name, False)
-        chosen: list[int] = []
-        for i in order:
-            if len(chosen) == self.max_sentences or scores[i] < max(self.threshold, best - self.spread):
+        best, chosen = cands[0], [cands[0]]
+        floor = max(self.threshold, best.score - self.spread)
+        for c in cands[1:]:
+            if len(chosen) == self.max_sentences or c.score < floor - NEIGHBOUR_SLACK:
                 break
-            w = words(cands[i][2])
-            if any(len(w & words(cands[j][2])) / max(1, len(w | words(cands[j][2]))) > 0.5 for j in chosen):
+            if any(_clash(c, d) for d in chosen):
                 continue
-            chosen.append(i)
+            # the sentence next to a chosen one reads on from it and shares its citation: a lower bar
+            if c.score >= floor or any(_neighbours(c, d) for d in chosen):
+                chosen.append(c)
+        if classify(question).howto and not any(c.steps for c in chosen):
+            floor = max(self.threshold, best.score - STEPS_REACH)
+            steps = next((c for c in cands if c.steps and c.score >= floor
+                          and not any(_clash(c, d) for d in chosen)), None)
+            if steps:  # the user asked how: the key fact, then the steps
+                chosen = chosen[:self.max_sentences - 1] + [steps]
+        return self._compose(question, chosen, hits)
+
+    def ranked(self, question: str, hits: list[Hit]) -> list[Candidate]:
+        """Every candidate answer in the hits, scored, best first."""
+        q = classify(question)
+        seen: dict[tuple[str, int, int], Candidate] = {}
+        for hit in hits:
+            for c in candidates(hit, q):
+                seen.setdefault((hit.chunk.source, c.start, c.end), c)  # overlapping chunks repeat sentences
+        cands = list(seen.values())
+        texts = [render(c) for c in cands]
+        # steps are embedded under their heading ("Install a new theme"), which says what they achieve
+        seen_as = [f"{_leaf(c.hit.chunk)}\n{t}".lstrip() if c.steps else t for c, t in zip(cands, texts, strict=True)]
+        places = sorted({x for c in cands for x in (c.hit.chunk.title, _leaf(c.hit.chunk)) if x})
+        vecs = np.asarray(self.embedder.embed([question] + seen_as + places))
+        qv, qw = vecs[0], words(question)
+        near = dict(zip(places, (vecs[1 + len(texts):] @ qv).tolist(), strict=True))
+        for c, v, t in zip(cands, vecs[1:1 + len(texts)], texts, strict=True):
+            c.vec, c.sim = v, float(v @ qv)
+            ch = c.hit.chunk
+            if q.howto and c.steps and 2 * (c.end - c.start) >= ch.end - ch.start:
+                c.sim = max(c.sim, c.hit.score)  # most of the passage: its own match (read with its heading) counts
+            # a passage under a heading (or in a note) named like the question is about it
+            c.context = max(near.get(ch.title, 0.0), near.get(_leaf(ch), 0.0))
+            c.overlap = len(qw & words(t)) / max(1, len(qw))
+            c.base = c.sim + 0.15 * c.overlap + 0.03 * c.hit.score - (0.08 if len(words(t)) < 5 else 0.0)
+            c.score = c.base
+            if q.term and not c.steps and defines(c.parts[0].text, q):
+                c.score += 0.15
+            if q.howto and (procedural(c.parts) if c.steps else INSTRUCTION.match(t)):
+                c.score += HOWTO_BONUS
+            if ALTERNATIVE.match(t):
+                c.score -= 0.05  # "You can also ..." adds to an answer rather than leading it
+            if t.endswith("?"):
+                c.score -= 0.1  # a question in the notes ("Can I try it first?") asks, it does not answer
+            c.score += CONTEXT_WEIGHT * max(0.0, c.context - CONTEXT_FLOOR)
+            if q.quantity and re.search(r"\d", t):
+                c.score += 0.08
+        return sorted(cands, key=lambda c: -c.score)
+
+    def _compose(self, question: str, chosen: list[Candidate], hits: list[Hit]) -> Answer:
+        groups = passages([(c.hit.chunk, c.start, c.end) for c in chosen], [h.chunk for h in hits])
         parts, cits = [], []
-        for n, i in enumerate(chosen, start=1):
-            hit, span, text = cands[i]
-            cits.append(citation(n, hit.chunk, span))
-            parts.append(f"{escape_markers(text.rstrip())} [{n}]")
-        return Answer(question, " ".join(parts), cits, self.name, True)
+        for n, (chunk, members) in enumerate(groups, start=1):
+            text, group = "", [chosen[i] for i in members]
+            for c in group:
+                body = render(c)
+                joiner = "\n" if text and ("\n" in text or c.parts[0].kind in ("item", "code")) else " "
+                text = f"{text}{joiner}{body}" if text else body
+            cits.append(citation(n, chunk, span_in(chunk, group[0].start, group[-1].end)))
+            parts.append(f"{escape_markers(text)} [{n}]")
+        out = parts[0]
+        for p in parts[1:]:
+            out += ("\n" if "\n" in out or "\n" in p else " ") + p  # lists keep their own lines
+        return Answer(question, out, cits, self.name, True)
+
+
+def _clash(c: Candidate, d: Candidate) -> bool:
+    """Overlapping spans, or saying the same thing again."""
+    if c.hit.chunk.source == d.hit.chunk.source and c.start < d.end and d.start < c.end:
+        return True
+    a, b = words(c.plain), words(d.plain)
+    return len(a & b) / max(1, len(a | b)) > 0.5 or float(c.vec @ d.vec) > 0.9
+
+
+def _neighbours(c: Candidate, d: Candidate) -> bool:
+    """One follows the other in the same chunk with nothing in between."""
+    a, b = (c, d) if c.start < d.start else (d, c)
+    return c.hit.chunk.id == d.hit.chunk.id and follows(c.hit.chunk, a.end, b.start)

@@ -1,0 +1,183 @@
+"""The offline answerer: steps for a how-to, the defining sentence for a term, one citation per passage."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.citations import passages, pieces
+from assistant.extractive import NOT_FOUND, ExtractiveAnswerer, classify, defines
+from ingest.types import Chunk, Hit
+
+CANVAS = """# Canvas
+
+Canvas is a tool for visual note-taking. Lay out notes on an infinite canvas and connect them with lines.
+
+## Create a new canvas
+
+To start using Canvas, you first need to create a file to hold your canvas. You can create a new canvas using \
+the following methods:
+
+1. Open the [[Command palette]].
+1. Select **Canvas: Create new canvas** to create a canvas in the same folder as the active file.
+1. Type a name for the canvas and press `Enter`.
+
+Obsidian stores each canvas as a file with the `.canvas` extension.
+"""
+
+GLOSSARY = """# Glossary
+
+Many people keep one vault for everything. Others keep a vault per project, which makes search narrower.
+A vault is a folder on your computer where Obsidian keeps your notes and their settings. Vaults can be
+synced between devices with Obsidian Sync. You can open several vaults at once, each in its own window.
+"""
+
+SYNC = """# Sync
+
+Obsidian Sync keeps your notes in sync across your phone, tablet and computer. Sync also keeps a version \
+history of every note, so you can restore an older version of a note.
+
+## Plans
+
+The Standard plan includes 1 GB of storage.
+"""
+
+
+def hit(source: str, text: str, rank: int = 1, score: float = 0.6, start: int | None = None,
+        end: int | None = None, heading: str = "") -> Hit:
+    """A retrieved chunk cut from a whole note text, offsets exact."""
+    s = 0 if start is None else start
+    e = len(text) if end is None else end
+    chunk = Chunk(id=f"{source}:{s}", source=source, kind="note", title=source.removesuffix(".md"),
+                  heading=heading, page=None, start=s, end=e, text=text[s:e])
+    return Hit(chunk, rank, score)
+
+
+def section(text: str, heading_line: str) -> tuple[int, int]:
+    """The body under a heading line, as the chunker would cut it."""
+    start = text.index(heading_line) + len(heading_line)
+    while text[start] in "\n":
+        start += 1
+    nxt = text.find("\n#", start)
+    return start, (len(text) if nxt == -1 else nxt + 1)
+
+
+def check_citations(answer, texts: dict[str, str]) -> None:
+    """Every quote is the exact source slice; every marker has a citation and every citation a marker."""
+    for c in answer.citations:
+        assert texts[c.source][c.start:c.end] == c.quote
+    markers = {int(n) for n in re.findall(r"(?<!\\)\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+
+
+@pytest.fixture(scope="module")
+def answerer(embedder):
+    return ExtractiveAnswerer(embedder)
+
+
+def test_a_how_to_gets_the_lead_in_and_every_step_in_order(answerer):
+    s, e = section(CANVAS, "## Create a new canvas")
+    hits = [hit("Canvas.md", CANVAS, 1, 0.7, s, e, "Create a new canvas"),
+            hit("Canvas.md", CANVAS, 2, 0.5, CANVAS.index("Canvas is"), CANVAS.index("## Create"))]
+    answer = answerer.answer("How do I create a canvas?", hits)
+
+    assert answer.found
+    text = answer.answer
+    steps = ["1. Open the Command palette.", "2. Select Canvas: Create new canvas", "3. Type a name for the canvas"]
+    assert all(step in text for step in steps)
+    assert text.index(steps[0]) < text.index(steps[1]) < text.index(steps[2])
+    # the lead-in comes with its list, before it, and the steps are one passage with one citation
+    assert text.index("using the following methods") < text.index(steps[0])
+    check_citations(answer, {"Canvas.md": CANVAS})
+    steps_cite = next(c for c in answer.citations if "Type a name" in c.quote)
+    assert "following methods" in steps_cite.quote and steps_cite.quote.rstrip().endswith("`Enter`.")
+
+
+def test_a_lead_in_is_never_the_whole_answer(answerer):
+    """A chunk cut right after its lead-in: the list lives in the next chunk, which is retrieved too."""
+    s, e = section(CANVAS, "## Create a new canvas")
+    cut = CANVAS.index("1. Open")
+    hits = [hit("Canvas.md", CANVAS, 1, 0.7, s, cut, "Create a new canvas"),
+            hit("Canvas.md", CANVAS, 2, 0.6, CANVAS.index("You can create"), e, "Create a new canvas")]
+    answer = answerer.answer("How do I create a new canvas?", hits)
+
+    assert "1. Open the Command palette." in answer.answer
+    assert not re.search(r":\s*\[\d+\]", answer.answer)  # no citation closes on a lead-in
+    check_citations(answer, {"Canvas.md": CANVAS})
+
+
+def test_a_definition_question_leads_with_the_defining_sentence(answerer):
+    answer = answerer.answer("What is a vault?", [hit("Glossary.md", GLOSSARY)])
+
+    assert answer.found
+    assert answer.answer.startswith("A vault is a folder on your computer")
+    check_citations(answer, {"Glossary.md": GLOSSARY})
+
+
+def test_two_sentences_of_one_passage_share_one_citation(answerer):
+    s, e = section(SYNC, "# Sync")
+    answer = answerer.answer("How does Sync keep my notes across devices and their history?",
+                             [hit("Sync.md", SYNC, 1, 0.7, s, e)])
+
+    assert "keeps your notes in sync" in answer.answer and "version history" in answer.answer
+    assert len(answer.citations) == 1 and answer.answer.count("[1]") == 1
+    quote = answer.citations[0].quote
+    assert quote.startswith("Obsidian Sync keeps") and quote.endswith("restore an older version of a note.")
+    check_citations(answer, {"Sync.md": SYNC})
+
+
+def test_passages_merge_only_neighbours_inside_one_chunk():
+    h = hit("Glossary.md", GLOSSARY, start=GLOSSARY.index("Many"))
+    ps = pieces(h.chunk)
+    best, first, second = ((h.chunk, ps[i].start, ps[i].end) for i in (3, 0, 1))
+    groups = passages([best, first, second], [h.chunk])
+    # the best leads on its own (a sentence lies between it and the others); first and second share a passage
+    assert [members for _, members in groups] == [[0], [1, 2]]
+    assert all(chunk is h.chunk for chunk, _ in groups)
+
+
+def test_a_question_the_notes_cannot_answer_is_refused(answerer):
+    answer = answerer.answer("Who won the 1998 football World Cup?",
+                             [hit("Canvas.md", CANVAS), hit("Glossary.md", GLOSSARY, 2)])
+
+    assert not answer.found and answer.answer == NOT_FOUND and answer.citations == []
+
+
+def test_literal_bracket_numbers_from_notes_are_escaped(answerer):
+    text = "The Standard plan was introduced in [2023] and includes 1 GB of storage for your synced notes.\n"
+    answer = answerer.answer("How much storage does the Standard plan include?", [hit("Plans.md", text)])
+
+    assert "\\[2023\\]" in answer.answer
+    check_citations(answer, {"Plans.md": text})
+
+
+def test_questions_are_classified():
+    assert classify("How do I create a canvas?").howto
+    assert classify("What are the steps to publish a note?").howto
+    assert not classify("How does finetuning differ from prompting?").howto
+    vault = classify("What is a vault?")
+    assert vault.term == {"vault"} and vault.head == "vault"
+    assert classify("What does model as a service mean?").head == "service"
+    assert not classify("What is the difference between A and B?").term
+    assert classify("How many words are 100 tokens?").quantity
+
+
+def test_defining_sentences_are_recognised():
+    q = classify("What is quantization?")
+    assert defines("*quantization*: The process of reducing the precision of model weights.", q)
+    assert defines("Quantization is the process of reducing precision.", q)
+    assert defines("Reducing the precision of weights is called quantization.", q)
+    assert defines("- **Quantization** - fewer bits per weight", q)
+    assert not defines("Evaluation of quantization is one of the hardest parts of deployment.", q)
+
+
+def test_the_sample_vault_answers_a_definition_with_its_glossary_line(assistant, vault):
+    """The user's day: index the seed notes, ask what a term means, read the exact cited line."""
+    assistant.index()
+    answer = assistant.ask("What is quantization?")
+
+    assert answer.found and answer.backend == "extractive"
+    assert "reducing the precision" in answer.answer.split("[1]")[0]
+    texts = {c.source: (vault / c.source).read_bytes().decode("utf-8") for c in answer.citations}
+    check_citations(answer, texts)
