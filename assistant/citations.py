@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.markdown import clean_inline
-from ingest.spans import LIST_MARKER, QUOTE_MARKER, blocks, sentences, units
+from ingest.spans import LIST_MARKER, TABLE_DELIMITER, layout, units
 from ingest.types import Chunk, Citation, Span
 
 MARKER = re.compile(r"(?<!\\)\[(\d+)\]")
@@ -18,6 +18,7 @@ WORD = re.compile(r"[A-Za-z0-9À-ɏ]+")
 INLINE_CODE = re.compile(r"(`[^`\n]+`)")
 # a sentence that introduces the list after it: "... the following methods:"
 LEAD_IN = re.compile(r"(?::|\b(?:the\s+following|as\s+follows|these\s+steps|steps\s+below)\b[^.!?]*[.!]?)$", re.I)
+LISTED = ("item", "code", "table")  # what a lead-in can introduce
 STEP_BLOCKS, STEP_CHARS = 16, 1600  # a how-to's list is quoted whole up to this size
 STOP = set("""a an and are as at be by can do does did for from has have how i in is it its of on or that the
 their them there these they this to was were what when where which who why will with you your about into
@@ -60,25 +61,24 @@ class Piece(Span):
     """A sentence (or a whole code block) of a chunk in source coordinates, with the block it sits in."""
 
     block: int = 0  # index of its block (paragraph, list item, quote, code fence) within the chunk
-    kind: str = "prose"  # prose | item | quote | code
+    kind: str = "prose"  # prose | item | quote | code | table (a row; header and delimiter are one)
     depth: int = 0  # indentation of a list item's marker, in columns
     marker: str = ""  # a list item's marker as written ("1.", "-"), "" otherwise
 
 
 def pieces(chunk: Chunk) -> list[Piece]:
-    """Every sentence of a chunk, in order, knowing whether it is prose, a list item, a quote or code."""
+    """Every sentence of a chunk, in order, knowing its block: prose, list item, quote, code or table row.
+    Blocks are read as the chunker reads them (ingest.spans.layout)."""
     text, out = chunk.text, []
-    for b, (bs, be, code) in enumerate(blocks(text, 0, len(text))):
-        if code:
-            e = len(text[bs:be].rstrip("\r\n")) + bs
-            out.append(Piece(chunk.start + bs, chunk.start + e, text[bs:e], b, "code"))
-            continue
-        item = LIST_MARKER.match(text, bs, be)
-        kind = "item" if item else "quote" if QUOTE_MARKER.match(text, bs, be) else "prose"
-        head = text[bs:be].split("\n", 1)[0].expandtabs(4)
-        depth, marker = (len(head) - len(head.lstrip()), item.group(0).split()[0]) if item else (0, "")
-        out.extend(Piece(chunk.start + s.start, chunk.start + s.end, s.text, b, kind, depth, marker)
-                   for s in sentences(text, bs, be))
+    for b, block in enumerate(layout(text, 0, len(text))):
+        kind = {"text": "prose"}.get(block.kind, block.kind)
+        depth, marker = 0, ""
+        if kind == "item":  # the marker sits before the block's first sentence, on its line
+            head = text[text.rfind("\n", 0, block.start) + 1:block.start].expandtabs(4)
+            m = LIST_MARKER.match(head)
+            depth, marker = (len(head) - len(head.lstrip()), m.group(0).split()[0]) if m else (0, "")
+        out.extend(Piece(chunk.start + u.start, chunk.start + u.end, u.text, b, kind, depth, marker)
+                   for u in block.units)
     return _first_item(out)
 
 
@@ -106,7 +106,7 @@ def plain(p: Piece) -> str:
     """What a reader sees of a piece, on one line; code as written, inline code too (`<BOS>` is no HTML tag)."""
     if p.kind == "code":
         return p.text
-    parts = INLINE_CODE.split(p.text)
+    parts = INLINE_CODE.split(re.sub(r"(\*\*|__|[*_])(`[^`\n]+`)\1", r"\2", p.text))  # **`Ctrl+;`**: just the code
     return " ".join("".join(x if i % 2 else _spaced(x) for i, x in enumerate(parts)).split())
 
 
@@ -129,10 +129,10 @@ def list_after(blocks: list[list[Piece]], i: int, depth: int | None) -> list[Pie
     for j in range(i, min(len(blocks), i + STEP_BLOCKS)):
         b = blocks[j]
         kind = b[0].kind
-        if depth is not None and not (kind == "code" or (kind == "item" and b[0].depth > depth)):
+        if depth is not None and not (kind in ("code", "table") or (kind == "item" and b[0].depth > depth)):
             break
         nxt = blocks[j + 1][0].kind if j + 1 < len(blocks) else ""
-        if kind not in ("item", "code") and not (is_label(b) and nxt in ("item", "code")):
+        if kind not in LISTED and not (is_label(b) and nxt in LISTED):
             break
         if out and b[-1].end - out[0].start > STEP_CHARS:
             break
@@ -145,6 +145,10 @@ def as_text(parts: list[Piece]) -> str:
     lines, depths, counters = [], sorted({p.depth for p in parts if p.kind == "item"}), {}
     for b in by_block(parts):
         p, text = b[0], " ".join(plain(x) for x in b)
+        if p.kind == "table":  # rows as written, without the |---| line
+            lines += [" ".join(row.split()) for x in b for row in x.text.splitlines()
+                      if not TABLE_DELIMITER.fullmatch(row)]
+            continue
         if p.kind != "item":
             counters = {}
             lines.append(text)

@@ -12,6 +12,7 @@ from ingest.types import Answer, Chunk, Hit
 
 from .citations import (
     LEAD_IN,
+    LISTED,
     Piece,
     as_text,
     by_block,
@@ -59,7 +60,6 @@ STEPS_REACH = 0.3  # a how-to answer adds the best steps this far below its key 
 
 @dataclass(frozen=True)
 class Question:
-    text: str
     howto: bool
     quantity: bool = False  # "how many", "how much", "when": the answer holds a number
     term: frozenset[str] = frozenset()  # content words of the term a definition question asks about
@@ -78,7 +78,6 @@ class Candidate:
     base: float = 0.0  # the score without the bonuses, which decides whether the notes answer at all
     sim: float = 0.0
     overlap: float = 0.0
-    context: float = 0.0  # similarity of the question to the chunk's note title or heading
     vec: np.ndarray = field(default=None, repr=False)
 
     @property
@@ -106,18 +105,18 @@ def _content(text: str) -> list[str]:
 def classify(question: str) -> Question:
     """How-to, definition (with its term) or a plain fact question."""
     if HOWTO.search(question):
-        return Question(question, True)
+        return Question(True)
     if QUANTITY.search(question):
-        return Question(question, False, True)
+        return Question(False, True)
     for pattern in DEFINE:
         m = pattern.match(question)
         if m:
             term = ARTICLE.sub("", m.group("t").split(",")[0].strip())  # "AI engineering, in one sentence"
             seq = _content(term)
             if seq and len(seq) <= 6 and not NOT_A_TERM.search(term):
-                return Question(question, False, False, frozenset(seq), seq[-1], term)
+                return Question(False, False, frozenset(seq), seq[-1], term)
             break
-    return Question(question, False)
+    return Question(False)
 
 
 def _names(phrase: str, q: Question, slack: int = 2) -> bool:
@@ -153,29 +152,30 @@ def is_fragment(p: Piece) -> bool:
 
 
 def candidates(hit: Hit, q: Question) -> list[Candidate]:
-    """Sentences of a chunk worth answering with; a lead-in comes with its list, never alone."""
+    """Sentences of a chunk worth answering with; a lead-in (it names what follows, "... methods:", or runs on
+    into it, "keep copies stored on") comes with its list or table, never alone."""
     blocks = by_block(pieces(hit.chunk))
     out: list[Candidate] = []
     inside = -1  # the end of the list the last lead-in introduced
     for i, b in enumerate(blocks):
-        kind = b[0].kind
-        if kind == "code":
+        kind, prev = b[0].kind, (blocks[i - 1] if i else None)
+        led = prev is not None and bool(LEAD_IN.search(plain(prev[-1])))  # quoted with its lead-in already
+        lead = [prev[-1]] if prev and prev[0].kind == "prose" else []  # the paragraph a list or table follows
+        if kind == "table" and not led:
+            out.append(Candidate(hit, lead + list_after(blocks, i, None), steps=True))
+        if kind in ("code", "table"):
             continue
         after = list_after(blocks, i + 1, b[-1].depth if kind == "item" else None) if i + 1 < len(blocks) else []
         for p in b:
-            lead = p is b[-1] and LEAD_IN.search(plain(p))
-            if lead and after and not (is_label(b) and p.start < inside):  # "Ribbon:" within a list of methods
+            is_lead = p is b[-1] and (LEAD_IN.search(plain(p)) or (after and not plain(p).endswith((".", "!", "?"))))
+            if is_lead and after and not (is_label(b) and p.start < inside):  # "Ribbon:" within a list of methods
                 out.append(Candidate(hit, [p, *after], steps=True))
                 inside = max(inside, after[-1].end)
-            elif not lead and not is_fragment(p) and len(p.text) <= 600:
+            elif not is_lead and not is_fragment(p) and len(p.text) <= 600:
                 out.append(Candidate(hit, [p]))
         # a how-to's steps may sit right under their heading or after a paragraph, with no lead-in
-        prev = blocks[i - 1] if i else None
-        if q.howto and kind == "item" and (prev is None or prev[0].kind not in ("item", "code")):
-            if prev and LEAD_IN.search(plain(prev[-1])):
-                continue
+        if q.howto and kind == "item" and not led and (prev is None or prev[0].kind not in LISTED):
             run = list_after(blocks, i, None)
-            lead = [prev[-1]] if prev and prev[0].kind == "prose" else []  # the paragraph the list follows
             if len(lead + run) > 1 and procedural(run):
                 out.append(Candidate(hit, lead + run, steps=True))
     return out
@@ -204,24 +204,22 @@ class ExtractiveAnswerer:
         self.spread = spread  # further sentences must score within this of the best
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
-        cands = self.ranked(question, hits)
-        if not cands:
-            return Answer(question, NOT_FOUND, [], self.name, False)
-        top = max(cands, key=lambda c: c.base)
+        cands, howto = self.ranked(question, hits), classify(question).howto
+        top = max(cands, key=lambda c: c.base, default=None)
         # a sentence that only sounds related (no shared word, middling similarity) is not an answer
-        if top.base < self.threshold or (not top.overlap and top.sim < 0.6):
+        if top is None or top.base < self.threshold or (not top.overlap and top.sim < 0.6):
             return Answer(question, NOT_FOUND, [], self.name, False)
         best, chosen = cands[0], [cands[0]]
         floor = max(self.threshold, best.score - self.spread)
         for c in cands[1:]:
             if len(chosen) == self.max_sentences or c.score < floor - NEIGHBOUR_SLACK:
                 break
-            if any(_clash(c, d) for d in chosen):
-                continue
+            if any(_clash(c, d) or (c.steps and d.steps and c.hit.chunk.source != d.hit.chunk.source) for d in chosen):
+                continue  # the same thing again, or a second procedure from another note
             # the sentence next to a chosen one reads on from it and shares its citation: a lower bar
             if c.score >= floor or any(_neighbours(c, d) for d in chosen):
                 chosen.append(c)
-        if classify(question).howto and not any(c.steps for c in chosen):
+        if howto and not any(c.steps for c in chosen):
             floor = max(self.threshold, best.score - STEPS_REACH)
             steps = next((c for c in cands if c.steps and c.score >= floor
                           and not any(_clash(c, d) for d in chosen)), None)
@@ -249,8 +247,7 @@ class ExtractiveAnswerer:
             ch = c.hit.chunk
             if q.howto and c.steps and 2 * (c.end - c.start) >= ch.end - ch.start:
                 c.sim = max(c.sim, c.hit.score)  # most of the passage: its own match (read with its heading) counts
-            # a passage under a heading (or in a note) named like the question is about it
-            c.context = max(near.get(ch.title, 0.0), near.get(_leaf(ch), 0.0))
+            context = max(near.get(ch.title, 0.0), near.get(_leaf(ch), 0.0))  # a heading named like the question
             c.overlap = len(qw & words(t)) / max(1, len(qw))
             c.base = c.sim + 0.15 * c.overlap + 0.03 * c.hit.score - (0.08 if len(words(t)) < 5 else 0.0)
             c.score = c.base
@@ -258,13 +255,16 @@ class ExtractiveAnswerer:
                 c.score += 0.15
             if q.howto and (procedural(c.parts) if c.steps else INSTRUCTION.match(t)):
                 c.score += HOWTO_BONUS
-            if ALTERNATIVE.match(t):
-                c.score -= 0.05  # "You can also ..." adds to an answer rather than leading it
-            if t.endswith("?"):
-                c.score -= 0.1  # a question in the notes ("Can I try it first?") asks, it does not answer
-            c.score += CONTEXT_WEIGHT * max(0.0, c.context - CONTEXT_FLOOR)
+            # "You can also ..." adds to an answer rather than leading it; a question in the notes asks, not answers
+            c.score -= 0.05 * bool(ALTERNATIVE.match(t)) + 0.1 * t.endswith("?")
+            c.score += CONTEXT_WEIGHT * max(0.0, context - CONTEXT_FLOOR)
             if q.quantity and re.search(r"\d", t):
                 c.score += 0.08
+        if q.howto:  # a step is best read within its steps: the list scores as its best step
+            for c in (c for c in cands if c.steps):
+                inner = [d.score for d in cands if not d.steps and d.hit.chunk.source == c.hit.chunk.source
+                         and c.start <= d.start < c.end]
+                c.score = max([c.score, *(x + 0.01 for x in inner)])
         return sorted(cands, key=lambda c: -c.score)
 
     def _compose(self, question: str, chosen: list[Candidate], hits: list[Hit]) -> Answer:
@@ -272,8 +272,8 @@ class ExtractiveAnswerer:
         parts, cits = [], []
         for n, (chunk, members) in enumerate(groups, start=1):
             text, group = "", [chosen[i] for i in members]
-            for c in group:
-                body = render(c)
+            for c in group:  # a list item among other sentences keeps its bullet
+                body = ("- " if len(group) > 1 and c.parts[0].kind == "item" and not c.steps else "") + render(c)
                 joiner = "\n" if text and ("\n" in text or c.parts[0].kind in ("item", "code")) else " "
                 text = f"{text}{joiner}{body}" if text else body
             cits.append(citation(n, chunk, span_in(chunk, group[0].start, group[-1].end)))

@@ -107,6 +107,18 @@ def test_a_lead_in_is_never_the_whole_answer(answerer):
     check_citations(answer, {"Canvas.md": CANVAS})
 
 
+def test_a_table_comes_whole_with_the_sentence_that_introduces_it(answerer):
+    text = ("# Testing\n\nEvery language has its own test runners. These are the frameworks we suggest:\n\n"
+            "| Language | Frameworks |\n|---|---|\n| Python | pytest (recommended), unittest |\n| R | testthat |\n")
+    answer = answerer.answer("Which test framework is suggested for Python code?",
+                             [hit("Testing.md", text, start=text.index("Every"))])
+
+    assert "| Python | pytest (recommended), unittest |" in answer.answer and "|---|" not in answer.answer
+    cited = next(c for c in answer.citations if "pytest" in c.quote)
+    assert cited.quote.startswith("These are the frameworks") and cited.quote.endswith("| R | testthat |")
+    check_citations(answer, {"Testing.md": text})
+
+
 def test_a_definition_question_leads_with_the_defining_sentence(answerer):
     answer = answerer.answer("What is a vault?", [hit("Glossary.md", GLOSSARY)])
 
