@@ -153,13 +153,39 @@ def evaluate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, h
     _emit(result, as_json, json.dumps(summary, indent=2))
 
 
+def _port_free(address: str, port: int) -> None:
+    """Bind the port as Streamlit will, so a taken one is one clear line rather than Streamlit's traceback."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM,
+                                                              flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror:
+        raise RereadError(f"cannot serve on address {address!r}: not an address of this machine; "
+                          "use --address 127.0.0.1") from None
+    with socket.socket(family, kind, proto) as s:
+        # SO_REUSEADDR as Tornado sets it: a port left in TIME_WAIT is free, one with a listener is not
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(sockaddr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise RereadError(f"port {port} on {address} is taken; "
+                                  "stop what serves there or use --port N") from None
+            raise RereadError(f"cannot serve on {address} port {port}: {e.strerror}; "
+                              "use --address 127.0.0.1 or another --port") from None
+
+
 @app.command()
-def ui(port: Annotated[int, typer.Option(help="The port to serve on.")] = 8501,
-       address: Annotated[str, typer.Option(help="The address to bind; loopback keeps the notes local.")]
+def ui(port: Annotated[int, typer.Option(min=1, max=65535, envvar="STREAMLIT_SERVER_PORT", show_envvar=True,
+                                         help="The port to serve on.")] = 8501,
+       address: Annotated[str, typer.Option(envvar="STREAMLIT_SERVER_ADDRESS", show_envvar=True,
+                                            help="The address to bind; loopback keeps the notes local.")]
        = "127.0.0.1", as_json: JsonOpt = False) -> None:
     """Start the Streamlit chat."""
     import importlib.util
-    import subprocess
+    import os
 
     load_settings()  # a bad setting fails here, in one line
     if as_json:
@@ -167,11 +193,20 @@ def ui(port: Annotated[int, typer.Option(help="The port to serve on.")] = 8501,
     spec = importlib.util.find_spec("ui.app")
     if spec is None or spec.origin is None:
         raise RereadError("the ui package is not installed; run `pip install -e .` in the project")
+    _port_free(address, port)
     # a bound address also stops Streamlit looking up the machine's external IP on the internet
     cmd = [sys.executable, "-m", "streamlit", "run", spec.origin, "--server.port", str(port),
            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--client.toolbarMode", "minimal"]
-    raise typer.Exit(subprocess.call(cmd))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        # Streamlit takes this process's place: SIGTERM or Ctrl-C to `reread ui` reaches the server itself,
+        # so stopping reread never leaves a server behind
+        os.execv(sys.executable, cmd)
+    import subprocess
+
+    raise typer.Exit(subprocess.call(cmd))  # Windows: no exec; the console's Ctrl-C reaches both processes
 
 
 def main() -> None:
