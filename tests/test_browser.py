@@ -34,19 +34,25 @@ def served_ui(tmp_path, settings, assistant):
     proc = subprocess.Popen([str(Path(sys.executable).parent / "reread"), "ui", "--port", str(port)], env=env,
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            proc.kill()
+            pytest.fail(f"reread ui did not start: {proc.communicate(timeout=30)[1].decode()[-500:]}")
+        yield url
+    finally:  # `reread ui` execs Streamlit, so this pid is the server: stopping it leaves nothing behind
+        proc.terminate()
         try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"reread ui did not start: {proc.stderr.read().decode()[-500:]}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def test_ask_in_the_browser_and_open_the_highlighted_source(served_ui, vault, tmp_path):
