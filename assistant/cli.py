@@ -99,20 +99,32 @@ def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to re
         k: KOpt = None, filter: FilterOpt = None,
         backend: Annotated[str | None, typer.Option(
             help="auto | openai | extractive (default REREAD_BACKEND)")] = None,
-        export: Annotated[Path | None, typer.Option(help="Also write the answer as a markdown note.")] = None,
+        export: Annotated[Path | None, typer.Option(
+            "--export", help='Also write the answer as a markdown note to FILE (with "-": the whole conversation).',
+            metavar="FILE")] = None,
+        export_dir: Annotated[Path | None, typer.Option(
+            "--export-dir", help="Also write each answer as a note in DIR, named from the date and the question.",
+            metavar="DIR")] = None,
+        links: Annotated[str, typer.Option(
+            help="How exports link back to the notes: wikilink ([[note#Heading]]) | relative (markdown links).")]
+        = "wikilink",
         as_json: JsonOpt = False) -> None:
     """Answer QUESTION from the notes, with citations."""
+    from .export import LINK_STYLES, check_target
     from .facade import BACKENDS, Answer
-    from .render import answer_markdown, answer_text
+    from .render import answer_text
 
     if backend is not None and backend not in BACKENDS:
         raise typer.BadParameter(f"{backend!r} is not one of {', '.join(BACKENDS)}", param_hint="--backend")
+    if export and export_dir:
+        raise typer.BadParameter("give --export FILE or --export-dir DIR, not both", param_hint="--export")
+    if links not in LINK_STYLES:
+        raise typer.BadParameter(f"{links!r} is not one of {', '.join(LINK_STYLES)}", param_hint="--links")
     filters = _filters(filter)
     assistant = _assistant()
-    if export:  # fail before answering, not after
-        export.parent.mkdir(parents=True, exist_ok=True)
-        export.touch()
-    exported = []
+    if export or export_dir:  # fail before answering, not after; nothing is written until an answer exists
+        check_target(export, export_dir)
+    answers, started = [], _now()
     for q in _lines(question):
         if as_json:
             answer = assistant.ask(q, k, backend, filters)
@@ -129,10 +141,30 @@ def ask(question: Annotated[str, typer.Argument(help='The question, or "-" to re
             if streamed:
                 print("\n", flush=True)
             _emit(None, False, answer_text(answer, show_answer=answer.answer != streamed.strip()))
-        exported.append(answer_markdown(answer))
-    if export:
-        export.write_text("\n\n".join(exported), encoding="utf-8")
+        answers.append(answer)
+        if export_dir:
+            _err(f"exported to {_export(assistant, [answer], _now(), links, directory=export_dir)}")
+        elif export:  # rewritten after each answer, so an interrupted batch keeps what was answered
+            _export(assistant, answers, started, links, file=export)
+    if export and answers:
         _err(f"exported to {export}")
+
+
+def _now():
+    import datetime as dt
+
+    return dt.datetime.now().astimezone().replace(microsecond=0)
+
+
+def _export(assistant, answers: list, now, links: str, file: Path | None = None,
+            directory: Path | None = None) -> Path:
+    """Write answers (one, or a conversation) as a markdown note; relative links need the vault root."""
+    from .export import conversation_markdown, write_export
+
+    vault = Path(assistant.manifest().vault) if links == "relative" else None
+    text = conversation_markdown(answers, asked_at=now, links=links, vault_root=vault,
+                                 export_dir=file.parent if file is not None else directory)
+    return write_export(text, file, directory, question=answers[0].question, now=now)
 
 
 @app.command()

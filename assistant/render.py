@@ -1,12 +1,10 @@
-"""Human-readable output and the markdown export of an answer; the CLI and UI both call these."""
+"""Human-readable output of reports, hits and answers; the CLI and UI both call these (export: export.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from ingest.types import Answer, Hit, IndexReport
 
-from .citations import location, render_markdown
+from .citations import location
 
 BACKEND_NOTE = {"extractive": "extractive answer (the notes' own sentences; no LLM configured: set "
                               "OPENAI_API_KEY or OPENAI_BASE_URL for generated answers)",
@@ -41,12 +39,3 @@ def answer_text(a: Answer, show_answer: bool = True) -> str:
     lines.append(f"({BACKEND_NOTE.get(a.backend, a.backend)})")
     return "\n".join(lines)
 
-
-def answer_markdown(a: Answer) -> str:
-    """An answer as a note that fits back into the vault: front matter, answer, sources as wikilinks."""
-    today = dt.date.today().isoformat()
-    question = a.question.replace('"', '\\"')
-    head = f'---\ntype: reread-answer\nquestion: "{question}"\nbackend: {a.backend}\ndate: {today}\n---\n\n'
-    body = f"## {a.question}\n\n{a.answer}\n"
-    sources = f"\n### Sources\n\n{render_markdown(a.citations)}" if a.citations else ""
-    return head + body + sources
