@@ -130,7 +130,8 @@ class Indexer:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         report = IndexReport()
         with WriterLock(self.index_dir, self.settings.lock_timeout):
-            files = discover(vault, exclude=[self.index_dir])
+            exports = [] if self.settings.index_exports else [vault / self.settings.export_folder]
+            files = discover(vault, exclude=[self.index_dir, *exports])
             old = mf.load(self.index_dir)
             reason = self._rebuild_reason(old, vault, full)
             self._cleanup(old)

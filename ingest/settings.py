@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     chunk_size: int = Field(200, ge=32, le=256, description="Most word pieces a chunk embeds, header included.")
     chunk_overlap: int = Field(40, ge=0, le=128, description="Word pieces of whole sentences repeated.")
     max_file_mb: float = Field(100.0, gt=0, description="Books run large; bigger files are named in `failed`.")
+    export_folder: str = Field("reread-answers", description="Where exported answers go, inside the vault.")
+    index_exports: bool = Field(False, description="Index exported answers too (off: answers never cite themselves).")
     lock_timeout: float = Field(10.0, ge=0, description="Seconds a second writer waits for the lock.")
 
     @field_validator("openai_api_key", "openai_base_url", "chroma_host", mode="before")

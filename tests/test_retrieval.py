@@ -225,3 +225,14 @@ def test_the_fast_bm25_matrix_scores_as_bm25s_builds_it():
                  show_progress=False)
     for q in (["w1", "w2"], ["w7"], ["w3", "w3", "w39"]):
         assert np.allclose(ours.get_scores(q), theirs.get_scores(q), atol=1e-5)
+
+
+def test_exported_answers_in_the_vault_are_not_indexed_unless_asked(tmp_path, fake_embedder):
+    vault = write_vault(tmp_path / "v", {"a.md": "# A\n\nOwls hunt at night.",
+                                         "reread-answers/2026-11-30-owls.md": "# Owls?\n\nOwls hunt at night [^1]."})
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    assert set(a.manifest().files) == {"a.md"}
+    b = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "j", index_exports=True), embedder=fake_embedder)
+    b.index()
+    assert set(b.manifest().files) == {"a.md", "reread-answers/2026-11-30-owls.md"}

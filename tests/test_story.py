@@ -91,7 +91,7 @@ def test_ask_exports_markdown(env, vault, tmp_path):
     assert p.returncode == 0, p.stderr
     text = out.read_text()
     assert text.startswith("---\n") and "## What is tokenization?" in text
-    assert "[[notes/" in text and "\n> " in text
+    assert "[[notes/" in text and "\n    > " in text
 
 
 def test_unanswerable_question_is_not_found(env):
