@@ -20,7 +20,7 @@ from .citations import MARKER, MARKER_GROUP
 
 Links = Literal["wikilink", "relative"]
 LINK_STYLES: tuple[str, ...] = ("wikilink", "relative")
-DEFAULT_FOLDER = "reread-answers"  # inside the vault; the indexer skips it unless told otherwise
+DEFAULT_FOLDER = "reread-answers"  # Settings.export_folder: the indexer skips it unless REREAD_INDEX_EXPORTS
 NEAREST_CHARS = 200
 NOT_FOUND_LEAD = "The closest passages in your notes:"
 WIKI_UNSAFE = re.compile(r"[\[\]|#^]")  # characters a wikilink target cannot hold
