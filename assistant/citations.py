@@ -83,12 +83,20 @@ def pieces(chunk: Chunk) -> list[Piece]:
 
 
 def _first_item(ps: list[Piece]) -> list[Piece]:
-    """A chunk cut after a list marker ("1. " left behind) opens with item 1 when item 2 follows."""
+    """A chunk cut just after a list marker ("1. ", "- " left behind) opens with a list item, not prose:
+    a one-line first block followed by item 2, or (unless it is a lead-in) by a top-level bullet, is that item."""
     second = next((p for p in ps if p.block == 1), None)
-    if not ps or ps[0].kind != "prose" or second is None or second.marker[:2] not in ("2.", "2)"):
+    if not ps or ps[0].kind != "prose" or second is None or second.kind != "item" or "\n" in ps[0].text:
         return ps
-    return [Piece(p.start, p.end, p.text, 0, "item", second.depth, "1" + second.marker[1]) if p.block == 0 else p
-            for p in ps]
+    if second.marker[:1].isdigit():
+        if second.marker[:2] not in ("2.", "2)"):
+            return ps
+        marker = "1" + second.marker[1]
+    elif second.depth or LEAD_IN.search(plain([p for p in ps if p.block == 0][-1])):  # "... as follows:" + its list
+        return ps
+    else:
+        marker = second.marker
+    return [Piece(p.start, p.end, p.text, 0, "item", second.depth, marker) if p.block == 0 else p for p in ps]
 
 
 def by_block(ps: list[Piece]) -> list[list[Piece]]:

@@ -167,16 +167,17 @@ def candidates(hit: Hit, q: Question) -> list[Candidate]:
             continue
         after = list_after(blocks, i + 1, b[-1].depth if kind == "item" else None) if i + 1 < len(blocks) else []
         for p in b:
-            is_lead = p is b[-1] and (LEAD_IN.search(plain(p)) or (after and not plain(p).endswith((".", "!", "?"))))
+            is_lead = p is b[-1] and (LEAD_IN.search(plain(p)) or (after and not is_fragment(p)
+                                                                   and not plain(p).endswith((".", "!", "?"))))
             if is_lead and after and not (is_label(b) and p.start < inside):  # "Ribbon:" within a list of methods
                 out.append(Candidate(hit, [p, *after], steps=True))
                 inside = max(inside, after[-1].end)
             elif not is_lead and not is_fragment(p) and len(p.text) <= 600:
                 out.append(Candidate(hit, [p]))
-        # a how-to's steps may sit right under their heading or after a paragraph, with no lead-in
-        if q.howto and kind == "item" and not led and (prev is None or prev[0].kind not in LISTED):
+        # a list right under its heading; for a how-to, steps after a paragraph, with no lead-in
+        if kind == "item" and not led and (prev is None or (q.howto and prev[0].kind not in LISTED)):
             run = list_after(blocks, i, None)
-            if len(lead + run) > 1 and procedural(run):
+            if len(lead + run) > 1 and (prev is None or procedural(run)):
                 out.append(Candidate(hit, lead + run, steps=True))
     return out
 
@@ -248,7 +249,8 @@ class ExtractiveAnswerer:
             if q.howto and c.steps and 2 * (c.end - c.start) >= ch.end - ch.start:
                 c.sim = max(c.sim, c.hit.score)  # most of the passage: its own match (read with its heading) counts
             context = max(near.get(ch.title, 0.0), near.get(_leaf(ch), 0.0))  # a heading named like the question
-            c.overlap = len(qw & words(t)) / max(1, len(qw))
+            said = [plain(p) for p in c.parts if not is_fragment(p) or plain(p).endswith(":")]  # a bare name: nothing
+            c.overlap = len(qw & words(" ".join(said))) / max(1, len(qw))
             c.base = c.sim + 0.15 * c.overlap + 0.03 * c.hit.score - (0.08 if len(words(t)) < 5 else 0.0)
             c.score = c.base
             if q.term and not c.steps and defines(c.parts[0].text, q):
