@@ -209,15 +209,3 @@ def location(c: Citation) -> str:
     """Where a citation points, for people: "notes/x.md > Heading" or "book.pdf, p. 12"."""
     where = c.source + (f", p. {c.page}" if c.page else "")
     return f"{where} > {c.heading}" if c.heading else where
-
-
-def render_markdown(citations: list[Citation]) -> str:
-    """Sources as markdown: a wikilink to the note (or PDF page) and the quote as a block quote."""
-    lines = []
-    for c in citations:
-        target = c.source.rsplit(".", 1)[0] if c.source.lower().endswith((".md", ".markdown")) else c.source
-        link = f"[[{target}#page={c.page}|{c.title}, p. {c.page}]]" if c.page else f"[[{target}|{c.title}]]"
-        heading = f" — {c.heading}" if c.heading else ""
-        quote = "\n".join(f"> {ln}" for ln in clean_inline(c.quote).splitlines() or [""])
-        lines.append(f"[{c.n}] {link}{heading}\n{quote}\n")
-    return "\n".join(lines)

@@ -18,4 +18,4 @@ def plain_markdown(text: str) -> str:
     """Text shown through st.markdown as written: no images, links or HTML from a note or an LLM.
     A literal \\[12\\] (escaped so it is not a citation marker) shows as [12]."""
     text = text.replace("\\[", "[").replace("\\]", "]")
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")  # steps keep their own lines
