@@ -133,7 +133,7 @@ class Assistant:
         hits = self.search(standalone, k, filters)
         extra = {"standalone": standalone if standalone != question else "",
                  "model": self.settings.llm_model if llm is not None else ""}
-        if not grounded(self.retriever.evidence(self.manifest(), standalone, hits), self.refusal):
+        if not grounded(self.retriever.evidence(standalone, hits), self.refusal):
             yield refusal(question, hits, name, **extra)
             return
         if llm is None:

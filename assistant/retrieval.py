@@ -56,9 +56,10 @@ class Retriever:
     def terms(self, query: str) -> list[str]:
         return self.analyzer(query)
 
-    def evidence(self, m: Manifest, query: str, hits: list[Hit]) -> Evidence:
-        """What the hits show for the query, for the refusal decision (refusal.py)."""
-        gen = self.generation(m)
+    def evidence(self, query: str, hits: list[Hit]) -> Evidence:
+        """What the hits show for the query, for the refusal decision (refusal.py): weighed against the
+        lexical generation the hits were retrieved from, so the manifest is not read again."""
+        gen = self._gen[1] if self._gen is not None else None
         terms = self.terms(query)
         weights = {t: gen.idf(t) if gen is not None else 1.0 for t in terms}
         return evidence(terms, weights, hits, self.analyzer,

@@ -208,9 +208,10 @@ def refresh(index_dir: Path, manifest, added: list, fetch, name: str) -> str:
         except (OSError, ValueError, KeyError):  # missing or damaged: rebuilt from the stored chunks below
             previous = None
     expected = [i for e in manifest.files.values() for i in e.chunk_ids]
-    new = {c.id: c for c in added if c.id in set(expected)}
+    wanted = set(expected)
+    new = {c.id: c for c in added if c.id in wanted}
     have = set(previous.ids) if previous else set()
-    missing = [i for i in expected if i not in have and i not in new]
+    missing = [i for i in wanted if i not in have and i not in new]
     docs = [doc_of(c) for c in new.values()] + [doc_of(c) for c in fetch(missing).values()]
     files = {s: (e.kind, list(e.tags)) for s, e in manifest.files.items() if e.chunk_ids}
     gen = build(previous, expected, docs, Analyzer(), files)
