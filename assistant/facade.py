@@ -18,6 +18,7 @@ from ingest.types import Answer, Filters, Hit, IndexReport
 from . import prompt
 from .conversation import standalone_question
 from .extractive import ExtractiveAnswerer
+from .facets import Facets, facets_of
 from .llm import OpenAIChat, resolve
 from .refusal import RefusalConfig, grounded, refusal
 from .retrieval import Retriever
@@ -163,3 +164,19 @@ class Assistant:
                 "last_indexed": m.last_indexed if m else None,
                 "failed": sum(1 for f in m.files.values() if f.error) if m else 0,
                 "collection": m.collection if m else None}
+
+    def facets(self) -> Facets:
+        """The tags, folders, kinds and sources a filter can choose from: what is indexed now."""
+        return facets_of(mf.load(self.index_dir))
+
+    def using_model(self, model: str) -> Assistant:
+        """This assistant with another LLM model: the same settings otherwise, embedder, store and retriever.
+        One per model is kept, so a session switching back and forth builds no new clients."""
+        if not model or model == self.settings.llm_model:
+            return self
+        variants = self.__dict__.setdefault("_variants", {})
+        if model not in variants:
+            other = Assistant(self.settings.model_copy(update={"llm_model": model}), self.embedder, self.store)
+            other.retriever, other.refusal = self.retriever, self.refusal
+            variants[model] = other
+        return variants[model]
