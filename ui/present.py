@@ -1,21 +1,31 @@
-"""HTML for sources: note text is data, so every piece is escaped before it is marked up."""
+"""Text for Streamlit's markdown (labels, answers) and the links a source card offers; nothing here draws."""
 
 from __future__ import annotations
 
-import html
 import re
+from pathlib import Path
+from urllib.parse import quote
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~=$])")
-
-
-def highlighted(before: str, quote: str, after: str) -> str:
-    """The passage with the cited span in <mark>, whitespace kept, everything escaped."""
-    body = f"{html.escape(before)}<mark>{html.escape(quote)}</mark>{html.escape(after)}"
-    return f'<div class="reread-passage" style="white-space: pre-wrap">{body}</div>'
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~=$:])")
 
 
 def plain_markdown(text: str) -> str:
-    """Text shown through st.markdown as written: no images, links or HTML from a note or an LLM.
-    A literal \\[12\\] (escaped so it is not a citation marker) shows as [12]."""
+    """Text shown through st.markdown as written: no images, links, HTML or directives from a note or an LLM.
+    A literal \\[12\\] (escaped so it is not a citation marker) shows as [12]; lines are kept."""
     text = text.replace("\\[", "[").replace("\\]", "]")
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")  # steps keep their own lines
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+
+
+def obsidian_url(vault: Path | str, source: str) -> str:
+    """obsidian://open for the vault named after its folder, the file given by its path in the vault."""
+    return f"obsidian://open?vault={quote(Path(vault).name, safe='')}&file={quote(source, safe='')}"
+
+
+def file_url(vault: Path | str, source: str) -> str:
+    return (Path(vault) / source).resolve().as_uri()
+
+
+def card_title(title: str, source: str, page: int | None) -> str:
+    """A book's title with its page, a note's title (the file name when it has none)."""
+    name = title or Path(source).stem
+    return f"{name}, p. {page}" if page else name

@@ -1,0 +1,78 @@
+"""The sidebar: vault and index status, re-index, filters, backend and model, passages per question."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from assistant import LINK_STYLES, Assistant, CallbackProgress, Facets, Filters, RereadError, report_text
+from ui.present import plain_markdown
+from ui.session import Options
+
+KIND_LABELS = {"note": "notes", "pdf": "books (PDF)"}
+
+
+def sidebar(assistant: Assistant) -> Options:
+    with st.sidebar:
+        st.header("reread")
+        status = st.container()  # filled after a re-index, so the counts shown are the new ones
+        if st.button("Re-index", help="Index what changed in the vault since the last run"):
+            reindex(assistant)
+        with status:
+            show_status(assistant.status())
+        return choices(assistant)
+
+
+def show_status(s: dict) -> None:
+    st.markdown(f"**Vault:** {plain_markdown(s['vault'])}")
+    failed = f", {s['failed']} failed" if s.get("failed") else ""
+    st.markdown(f"**Indexed:** {s['notes']} files, {s['chunks']} chunks{failed}")
+    st.caption(plain_markdown(f"model {s['embed_model']} · last indexed {s['last_indexed'] or 'never'}"))
+
+
+def reindex(assistant: Assistant) -> None:
+    bar = st.progress(0.0, text="indexing…")
+    progress = CallbackProgress(lambda done, total, label: bar.progress(
+        min(1.0, done / total) if total else 1.0, text=f"{label} {done}/{total}"))
+    try:
+        report = assistant.index(progress=progress)
+    except RereadError as e:
+        bar.empty()
+        st.error(str(e))
+        return
+    bar.empty()
+    for message in report.messages:  # e.g. a rebuild because the model changed
+        st.info(message)
+    summary, *problems = report_text(report).split("\n")
+    st.success(summary)
+    for line in problems:
+        st.warning(plain_markdown(line))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _facets(_assistant: Assistant, index_dir: str, last_indexed: str | None) -> Facets:
+    return _assistant.facets()
+
+
+def choices(assistant: Assistant) -> Options:
+    s = assistant.settings
+    status = assistant.status()
+    f = _facets(assistant, status["index_dir"], status["last_indexed"])
+    with st.expander("Filters", expanded=False):
+        tags = st.multiselect("Tags (all must hold)", f.tags, key="f_tags", placeholder="any tag")
+        kinds = st.multiselect("Kind", f.kinds, key="f_kinds", format_func=lambda k: KIND_LABELS.get(k, k),
+                               placeholder="notes and books")
+        folder = st.multiselect("Folder", f.folders, key="f_folder", max_selections=1, placeholder="any folder")
+        source = st.multiselect("One note or book", f.sources, key="f_source", max_selections=1,
+                                placeholder="all of them")
+    # both kinds at once is no limit; Filters asks that every condition hold
+    filters = Filters(tags=tuple(tags), kinds=tuple(kinds) if len(kinds) == 1 else (),
+                      folders=tuple(folder), sources=tuple(source))
+    default = assistant.backend()
+    backends = ["extractive"] + (["openai"] if "openai" in (default, assistant.backend("auto")) else [])
+    backend = st.radio("Answers by", backends, index=backends.index(default), key="backend", horizontal=True,
+                       help="openai: any OpenAI-compatible server set in OPENAI_API_KEY / OPENAI_BASE_URL")
+    model = st.text_input("Model", s.llm_model, key="model") if backend == "openai" else ""
+    k = st.slider("Passages per question", 1, 20, min(20, s.top_k), key="top_k")
+    links = st.radio("Links in exports", LINK_STYLES, key="links", horizontal=True,
+                     help="wikilink: [[note#Heading]] for Obsidian; relative: [title](path) for other editors")
+    return Options(k=k, filters=filters, backend=backend, model=model.strip(), links=links)
