@@ -19,9 +19,9 @@ def main() -> None:
     except RereadError as e:
         st.error(str(e))
         return
-    opts = sidebar(assistant)
+    opts, status = sidebar(assistant)
     downloads = st.sidebar.container()  # filled last, so it knows the newest turn
-    vault = Path(assistant.status()["vault"])
+    vault = Path(status["vault"])
     for i, turn in enumerate(turns()):
         show_turn(assistant, turn, i, opts, vault)
     question = st.chat_input("Ask your notes")

@@ -11,15 +11,17 @@ from ui.session import Options
 KIND_LABELS = {"note": "notes", "pdf": "books (PDF)"}
 
 
-def sidebar(assistant: Assistant) -> Options:
+def sidebar(assistant: Assistant) -> tuple[Options, dict]:
+    """The choices for the next question, and the index status (read after a re-index, so it is the new one)."""
     with st.sidebar:
         st.header("reread")
-        status = st.container()  # filled after a re-index, so the counts shown are the new ones
+        box = st.container()  # drawn above the button, filled after it
         if st.button("Re-index", help="Index what changed in the vault since the last run"):
             reindex(assistant)
-        with status:
-            show_status(assistant.status())
-        return choices(assistant)
+        status = assistant.status()
+        with box:
+            show_status(status)
+        return choices(assistant, status), status
 
 
 def show_status(s: dict) -> None:
@@ -27,6 +29,8 @@ def show_status(s: dict) -> None:
     failed = f", {s['failed']} failed" if s.get("failed") else ""
     st.markdown(f"**Indexed:** {s['notes']} files, {s['chunks']} chunks{failed}")
     st.caption(plain_markdown(f"model {s['embed_model']} · last indexed {s['last_indexed'] or 'never'}"))
+    if not s["last_indexed"]:
+        st.info("Nothing is indexed yet: press Re-index.")
 
 
 def reindex(assistant: Assistant) -> None:
@@ -53,9 +57,8 @@ def _facets(_assistant: Assistant, index_dir: str, last_indexed: str | None) -> 
     return _assistant.facets()
 
 
-def choices(assistant: Assistant) -> Options:
+def choices(assistant: Assistant, status: dict) -> Options:
     s = assistant.settings
-    status = assistant.status()
     f = _facets(assistant, status["index_dir"], status["last_indexed"])
     with st.expander("Filters", expanded=False):
         tags = st.multiselect("Tags (all must hold)", f.tags, key="f_tags", placeholder="any tag")
