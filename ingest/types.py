@@ -65,7 +65,7 @@ class Hit:
     rank: int
     score: float  # cosine similarity of the query and the chunk's vector
     lexical: float = 0.0  # its BM25 score, 0 when no query term occurs in it
-    fused: float = 0.0  # the reciprocal-rank fusion score the rank comes from
+    fused: float = 0.0  # the fused score (cosine and scaled BM25) the rank comes from
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk
