@@ -107,6 +107,10 @@ def test_ask_read_the_cards_follow_up_export_and_clear(app, downloads):
     assert markers and sorted(markers) == sorted(definitions)
     whole = downloads[-1][0].decode()  # the conversation, drawn last
     assert "What is tokenization?" in whole and "And how many words are 100 of them?" in whole
+    assert "[[notes/" in whole
+
+    app.radio(key="links").set_value("relative").run()  # for other editors, from the vault's export folder
+    assert "](../notes/" in downloads[-1][0].decode() and "[[notes/" not in downloads[-1][0].decode()
 
     next(b for b in app.button if b.label == "Clear conversation").click().run()
     assert not app.chat_message and not app.get("download_button")
@@ -128,6 +132,7 @@ def test_filters_are_offered_from_the_index_and_limit_the_answer(app):
     assert set(by_label["Folder"].options) == {"books", "notes"}
     assert set(by_label["Kind"].options) == {"notes", "books (PDF)"}  # shown by label
     by_label["Kind"].select("pdf").run()
+    assert "Answers only from: kind=pdf" in text(app.sidebar.caption)
     ask(app, "How is BERT pretrained?")
     labels = [e.label.replace("\\", "") for e in app.expander if e.label.startswith("\\[")]
     assert labels and all("Pretraining Transformers, p. " in label for label in labels)

@@ -73,7 +73,8 @@ def streamed(parts) -> Answer:
 
 
 def export_button(turn: Turn, i: int, opts: Options, vault: Path) -> None:
-    data = answer_markdown(turn.answer, asked_at=turn.asked_at, links=opts.links, vault_root=vault)
+    data = answer_markdown(turn.answer, asked_at=turn.asked_at, links=opts.links, vault_root=vault,
+                           export_dir=vault / opts.export_folder)
     st.download_button("Download as markdown", data, file_name=file_name(turn), mime="text/markdown",
                        key=f"export-{i}", on_click="ignore", icon=":material/download:")
 
@@ -86,7 +87,7 @@ def conversation_buttons(opts: Options, vault: Path) -> None:
         return
     first = turns()[0]
     data = conversation_markdown([t.answer for t in turns()], asked_at=first.asked_at, links=opts.links,
-                                 vault_root=vault)
+                                 vault_root=vault, export_dir=vault / opts.export_folder)
     st.download_button("Download the conversation", data, file_name=file_name(first), mime="text/markdown",
                        key="export-all", on_click="ignore", icon=":material/download:")
 

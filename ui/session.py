@@ -37,6 +37,7 @@ class Options:
     backend: str = "extractive"
     model: str = ""
     links: str = "wikilink"
+    export_folder: str = "reread-answers"  # inside the vault: where a download is meant to be saved
 
 
 def turns() -> list[Turn]:

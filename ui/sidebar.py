@@ -70,6 +70,8 @@ def choices(assistant: Assistant, status: dict) -> Options:
     # both kinds at once is no limit; Filters asks that every condition hold
     filters = Filters(tags=tuple(tags), kinds=tuple(kinds) if len(kinds) == 1 else (),
                       folders=tuple(folder), sources=tuple(source))
+    if filters:
+        st.caption(plain_markdown("Answers only from: " + described(filters)))
     default = assistant.backend()
     backends = ["extractive"] + (["openai"] if "openai" in (default, assistant.backend("auto")) else [])
     backend = st.radio("Answers by", backends, index=backends.index(default), key="backend", horizontal=True,
@@ -77,5 +79,14 @@ def choices(assistant: Assistant, status: dict) -> Options:
     model = st.text_input("Model", s.llm_model, key="model") if backend == "openai" else ""
     k = st.slider("Passages per question", 1, 20, min(20, s.top_k), key="top_k")
     links = st.radio("Links in exports", LINK_STYLES, key="links", horizontal=True,
-                     help="wikilink: [[note#Heading]] for Obsidian; relative: [title](path) for other editors")
-    return Options(k=k, filters=filters, backend=backend, model=model.strip(), links=links)
+                     help="wikilink: [[note#Heading]] for Obsidian; relative: [title](../notes/x.md) for other "
+                          f"editors, relative to the vault's {s.export_folder}/ folder")
+    return Options(k=k, filters=filters, backend=backend, model=model.strip(), links=links,
+                   export_folder=s.export_folder)
+
+
+def described(f: Filters) -> str:
+    """"tag=a, kind=pdf": the filters as --filter would take them."""
+    pairs = ([("tag", t) for t in f.tags] + [("folder", x) for x in f.folders] + [("kind", k) for k in f.kinds]
+             + [("source", x) for x in f.sources])
+    return ", ".join(f"{key}={value}" for key, value in pairs)
