@@ -43,8 +43,9 @@ CSS = """<style>
 .reread-passage code { font-size: .9em; }
 </style>"""
 
-# pieces that are shown whole, with nothing parsed inside: `code`, ![[embed]], [[link]], ![image](x), [text](x)
-ATOM = re.compile(r"(?P<code>`[^`\n]+`)"
+# pieces shown whole, nothing parsed inside: \* (escaped), `code`, ![[embed]], [[link]], ![image](x), [text](x)
+ATOM = re.compile(r"\\(?P<esc>[\\`*_{}\[\]()#+\-.!|~=])"
+                  r"|(?P<code>`[^`\n]+`)"
                   r"|!\[\[(?P<embed>[^\]\n]+?)\]\]"
                   r"|\[\[(?P<wiki>[^\]\n]+?)\]\]"
                   r"|!\[(?P<alt>[^\]\n]*)\]\((?P<src>[^)\n]*)\)"
@@ -201,6 +202,8 @@ def _atom(m: re.Match) -> Run:
     def kept(shown: str, *hidden: str) -> str:
         return shown + "".join(SENTINELS.findall("".join(hidden)))
 
+    if m.group("esc") is not None:
+        return Run(m.group("esc"))
     if m.group("code") is not None:
         return Run(m.group("code")[1:-1], ("code",))
     if m.group("embed") is not None:
