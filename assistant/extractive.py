@@ -44,9 +44,11 @@ COPULA = re.compile(r"^(?P<s>[^:;.!?]{1,80}?)\s*(?::|\s[-–—]\s|\s(?:is|are|w
                     r"|describes?|denotes?|represents?)\b)", re.I)
 NAMED = re.compile(r"\b(?:is|are)\s+(?:(?:also\s+)?(?:called|known\s+as|named|termed)\s+)?(?P<o>[^,;:.!?]{1,60})[.!]?$",
                    re.I)
+DIGIT = re.compile(r"\d")
 SENTENCE_PUNCT = re.compile(r"[.!?:;]")
 QUANTITY = re.compile(r"^\s*(?:how\s+(?:much|many|long|big|large|often|old|fast)|what\s+(?:size|year|percentage|price"
-                      r"|limit)|when)\b", re.I)
+                      r"|limit)|when)\b|^\s*(?:is|are)\s+there\s+(?:an?|any)\s+(?:[\w-]+\s+){0,2}(?:limit|maximum|minimum"
+                      r"|cap|fee|charge|cost|price|discount)s?\b", re.I)
 # an instruction in one sentence: "To create a tag, enter ...", "Press Ctrl+P to ..."
 INSTRUCTION = re.compile(r"(?:to\s[^,.:;]{3,80},\s*)?(?:then\s+)?(?:open|select|click|press|enter|type|run|drag|choose"
                          r"|tap|go\s+to|navigate|right-click|double-click|use\s+the)\b", re.I)
@@ -205,7 +207,8 @@ class ExtractiveAnswerer:
         self.spread = spread  # further sentences must score within this of the best
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
-        cands, howto = self.ranked(question, hits), classify(question).howto
+        cands, q = self.ranked(question, hits), classify(question)
+        howto = q.howto
         top = max(cands, key=lambda c: c.base, default=None)
         # a sentence that only sounds related (no shared word, middling similarity) is not an answer
         if top is None or top.base < self.threshold or (not top.overlap and top.sim < 0.6):
@@ -220,6 +223,9 @@ class ExtractiveAnswerer:
             # the sentence next to a chosen one reads on from it and shares its citation: a lower bar
             if c.score >= floor or any(_neighbours(c, d) for d in chosen):
                 chosen.append(c)
+        if q.quantity and not any(DIGIT.search(render(c)) for c in chosen):
+            # "The maximum file size depends on your plan." reads on: "For the Standard plan the limit is 5 MB. ..."
+            chosen = ([best] + _numbers_after(best, cands) + chosen[1:])[:self.max_sentences]
         if howto and not any(c.steps for c in chosen):
             floor = max(self.threshold, best.score - STEPS_REACH)
             steps = next((c for c in cands if c.steps and c.score >= floor
@@ -260,7 +266,7 @@ class ExtractiveAnswerer:
             # "You can also ..." adds to an answer rather than leading it; a question in the notes asks, not answers
             c.score -= 0.05 * bool(ALTERNATIVE.match(t)) + 0.1 * t.endswith("?")
             c.score += CONTEXT_WEIGHT * max(0.0, context - CONTEXT_FLOOR)
-            if q.quantity and re.search(r"\d", t):
+            if q.quantity and DIGIT.search(t):
                 c.score += 0.08
         if q.howto:  # a step is best read within its steps: the list scores as its best step
             for c in (c for c in cands if c.steps):
@@ -284,6 +290,22 @@ class ExtractiveAnswerer:
         for p in parts[1:]:
             out += ("\n" if "\n" in out or "\n" in p else " ") + p  # lists keep their own lines
         return Answer(question, out, cits, self.name, True)
+
+
+def _numbers_after(first: Candidate, cands: list[Candidate], most: int = 2) -> list[Candidate]:
+    """The sentences right after `first` in its passage that hold a number, read on while they follow."""
+    chunk = first.hit.chunk
+    later = sorted((c for c in cands if c.hit.chunk.id == chunk.id and c.start >= first.end and not c.steps),
+                   key=lambda c: c.start)
+    out, prev = [], first
+    for c in later:
+        if not follows(chunk, prev.end, c.start) or not DIGIT.search(render(c)):
+            break
+        out.append(c)
+        prev = c
+        if len(out) == most:
+            break
+    return out
 
 
 def _clash(c: Candidate, d: Candidate) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 3  # in the index fingerprint: a parsing change re-chunks every note
+PARSER_VERSION = 4  # in the index fingerprint: a parsing change re-chunks every note
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -24,7 +24,12 @@ PERMALINK = re.compile(r"^[ \t]{0,3}([A-Za-z0-9][^\n#¶.!?:;,]{0,80}?)[ \t]*[#¶
 INLINE_CODE = re.compile(r"`[^`\n]+`")
 TAG = re.compile(r"(?<![\w#/&=:.\-\[(])#([A-Za-z_][\w/-]*)")
 HIGHLIGHT = re.compile(r"==(?=\S)(.+?)(?<=\S)==")
-EMBED = re.compile(r"!\[\[[^\]\n]*\]\]|!\[[^\]\n]*\]\([^)\n]*\)|<img\b[^>]*>|</?[a-zA-Z][^>\n]*>")
+# HTML elements a note may hold; "<bos>", "<version>" or "<T>" are words the writer meant to show
+HTML_TAGS = ("a|abbr|b|big|blockquote|br|center|cite|code|del|details|div|em|figcaption|figure|font|h[1-6]|hr|i|iframe"
+             "|img|ins|kbd|li|mark|ol|p|pre|q|s|samp|script|small|source|span|strong|style|sub|summary|sup|table|tbody"
+             "|td|th|thead|tr|u|ul|var|video|audio|picture|section|article|aside|nav|header|footer|object|embed|svg")
+EMBED = re.compile(r"!\[\[[^\]\n]*\]\]|!\[[^\]\n]*\]\([^)\n]*\)"
+                   rf"|</?(?:{HTML_TAGS})(?:\s(?:[^>\"'\n]|\"[^\"\n]*\"|'[^'\n]*')*)?/?>", re.I)
 WIKILINK = re.compile(r"\[\[([^\]|\n]+?)(?:\|([^\]\n]+?))?\]\]")
 MDLINK = re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)")
 CALLOUT = re.compile(r"\[!([\w-]+)\][+-]?")

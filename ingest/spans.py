@@ -15,6 +15,7 @@ TABLE_DELIMITER = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?
 FENCE = re.compile(r"[ \t]{0,3}(```+|~~~+)")
 BLOCK_START = re.compile(r"[ \t]*(?:[-*+•‣◦▪][ \t]|\d{1,3}[.)][ \t]|>|\||<|!\[|```|~~~)")
 SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]*_=]*)(?=\s)|\n[ \t]*\n")
+QUOTES = "\"'”’"
 ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "mr", "mrs", "ms", "dr", "prof", "fig", "eq", "no", "vol",
                  "p", "pp", "ch", "approx", "al", "inc", "ltd", "jr", "sr", "st", "u.s"}
 
@@ -123,6 +124,8 @@ def sentences(text: str, start: int, end: int) -> list[Span]:
     for m in SENTENCE_END.finditer(text, start, end):
         if m.group(0)[0] == "." and _is_abbreviation(text, m.start()):
             continue
+        if m.group(0)[1:2] in QUOTES and re.match(r"\s+[a-z]", text[m.end():m.end() + 2]):
+            continue  # 'the sentence “I love street food.” gives six ...': a quoted sentence inside another
         s, e = _trim(text, pos, m.end())
         if e > s and any(ch.isalnum() for ch in text[s:e]):
             out.append(Span(s, e, text[s:e]))

@@ -164,6 +164,34 @@ def test_literal_bracket_numbers_from_notes_are_escaped(answerer):
     check_citations(answer, {"Plans.md": text})
 
 
+def test_a_limit_that_depends_reads_on_to_the_numbers(answerer):
+    """"Is there a limit?" answered by "it depends on your plan" alone misses the fact; the sentences after
+    it in the passage hold the numbers, and they come with it under the same citation."""
+    text = ("# Sync FAQ\n\nSync keeps your notes on our servers, encrypted end to end.\n\n"
+            "## How large can each file be?\n\nThe maximum file size depends on your Sync plan. "
+            "For the Standard plan the limit is 5 MB. For the Plus plan the limit is 200 MB per file. "
+            "Larger files are skipped.\n")
+    start, end = section(text, "## How large can each file be?")
+    answer = answerer.answer("Is there a size limit for files I sync, like big videos?",
+                             [hit("FAQ.md", text, start=start, end=end, heading="How large can each file be?")])
+
+    assert "5 MB" in answer.answer and "200 MB" in answer.answer
+    assert answer.answer.index("depends") < answer.answer.index("5 MB") < answer.answer.index("200 MB")
+    assert len(answer.citations) == 1
+    check_citations(answer, {"FAQ.md": text})
+
+
+def test_a_quoted_sentence_and_a_token_in_angle_brackets_are_kept_whole(answerer):
+    text = ("# Self-supervision\n\nFor example, the sentence “I love street food.” gives six training samples. "
+            "Both “<bos>” and “<eos>” are special tokens that mark where a sequence begins and ends.\n")
+    answer = answerer.answer("How many training samples does the sentence about street food give?",
+                             [hit("LM.md", text)])
+    assert "gives six training samples" in answer.answer
+    answer = answerer.answer("Which special tokens mark where a sequence begins and ends?", [hit("LM.md", text)])
+    assert "<bos>" in answer.answer and "<eos>" in answer.answer
+    check_citations(answer, {"LM.md": text})
+
+
 def test_questions_are_classified():
     assert classify("How do I create a canvas?").howto
     assert classify("What are the steps to publish a note?").howto
@@ -173,6 +201,8 @@ def test_questions_are_classified():
     assert classify("What does model as a service mean?").head == "service"
     assert not classify("What is the difference between A and B?").term
     assert classify("How many words are 100 tokens?").quantity
+    assert classify("Is there a size limit for files I sync?").quantity
+    assert not classify("Is there a plugin for calendars?").quantity
 
 
 def test_defining_sentences_are_recognised():

@@ -201,6 +201,14 @@ def test_images_and_html_tags_are_dropped():
     assert clean_inline(text) == "Before after."
 
 
+def test_html_elements_go_but_words_in_angle_brackets_stay():
+    """<span>, <iframe srcdoc="<p>..</p>"> are markup; “<bos>”, Obsidian-<version> and List<T> are what was written."""
+    text = ('Both “<bos>” and “<eos>” mark a <span class="x">sequence</span> here. <iframe srcdoc="<p>hi</p>"></iframe>'
+            "Run Obsidian-<version>.AppImage<br/> on List<T>.")
+    assert clean_inline(text) == ("Both “<bos>” and “<eos>” mark a sequence here. "
+                                  "Run Obsidian-<version>.AppImage on List<T>.")
+
+
 def test_callout_marker_reads_as_a_label():
     """'> [!note] Title' keeps its title as text and its kind as a readable label."""
     assert clean_inline("> [!note] Key idea\n> Body text.") == "Note: Key idea\nBody text."
