@@ -59,13 +59,16 @@ def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 
 def where(filters: Filters | None) -> dict[str, Any] | None:
-    """Filters as a Chroma where clause (all conditions must hold)."""
+    """Filters as a Chroma where clause, read as Filters.matches reads them."""
     if not filters:
         return None
     conds: list[dict[str, Any]] = [{"tags": {"$contains": t}} for t in filters.tags]
-    conds += [{"folders": {"$contains": f.strip("/")}} for f in filters.folders]
-    conds += [{"kind": k} for k in filters.kinds]
-    conds += [{"source": s} for s in filters.sources]
+    folders = [{"folders": {"$contains": f.strip("/")}} for f in filters.folders]
+    conds += folders if len(folders) < 2 else [{"$or": folders}]
+    if filters.kinds:
+        conds.append({"kind": {"$in": list(filters.kinds)}})
+    if filters.sources:
+        conds.append({"source": {"$in": list(filters.sources)}})
     return conds[0] if len(conds) == 1 else {"$and": conds}
 
 

@@ -116,21 +116,23 @@ class Answer:
 
 @dataclass(frozen=True)
 class Filters:
-    """What a search is limited to; every given condition must hold (DESIGN: --filter KEY=VALUE)."""
+    """What a search is limited to (DESIGN: --filter KEY=VALUE, repeatable). Every key given must hold; within
+    a key, tags must all be the note's (tag=a tag=b: both, as Obsidian's search reads it) while a folder, kind
+    or source may be any of those given (a note lies in one folder and is one file: "all" would match nothing)."""
 
     tags: tuple[str, ...] = ()  # each must be one of the note's tags
-    folders: tuple[str, ...] = ()  # the source lies under each (relative to the vault root)
+    folders: tuple[str, ...] = ()  # the source lies under one of them (relative to the vault root)
     kinds: tuple[str, ...] = ()  # note | pdf
-    sources: tuple[str, ...] = ()  # one note or book each
+    sources: tuple[str, ...] = ()  # notes or books
 
     def __bool__(self) -> bool:
         return bool(self.tags or self.folders or self.kinds or self.sources)
 
     def matches(self, source: str, kind: str, tags: list[str] | tuple[str, ...]) -> bool:
         return (all(t in tags for t in self.tags)
-                and all(source.startswith(f.rstrip("/") + "/") for f in self.folders)
-                and all(kind == k for k in self.kinds)
-                and all(source == s for s in self.sources))
+                and (not self.folders or any(source.startswith(f.strip("/") + "/") for f in self.folders))
+                and (not self.kinds or kind in self.kinds)
+                and (not self.sources or source in self.sources))
 
 
 @dataclass

@@ -57,6 +57,9 @@ def test_a_rare_code_is_found_by_its_exact_words(app):
     (["tag=scifi", "tag=desert"], {"books/dune.md"}),
     (["folder=books"], {"books/dune.md", "books/foundation.md"}),
     (["folder=papers", "kind=note"], {"papers/attention.md"}),
+    (["folder=papers", "folder=daily"], {"papers/attention.md", "daily/2025-01-02.md"}),  # either folder
+    (["source=daily/2025-01-02.md", "source=books/dune.md", "tag=desert"], {"books/dune.md"}),
+    (["kind=note", "kind=pdf", "folder=books/"], {"books/dune.md", "books/foundation.md"}),
     (["source=daily/2025-01-02.md"], {"daily/2025-01-02.md"}),
     (["kind=pdf"], set()),
 ])
@@ -74,6 +77,8 @@ def test_filter_matches_what_chroma_filters():
     assert f.matches("books/dune.md", "note", ["scifi", "desert"])
     assert not f.matches("bookshelf/dune.md", "note", ["scifi"])  # a folder is a path prefix, not a string one
     assert not f.matches("books/dune.md", "note", ["desert"])
+    either = Filters(folders=("books", "papers"), sources=("books/dune.md", "papers/a.md"))
+    assert either.matches("papers/a.md", "note", []) and not either.matches("daily/a.md", "note", [])
 
 
 def test_bad_filters_are_one_line_errors():

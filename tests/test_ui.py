@@ -129,7 +129,7 @@ def test_reindex_shows_the_new_counts_at_once(app, ui_assistant):
 def test_filters_are_offered_from_the_index_and_limit_the_answer(app):
     by_label = {m.label: m for m in app.multiselect}
     assert {"lookup", "question"} <= set(by_label["Tags (all must hold)"].options)
-    assert set(by_label["Folder"].options) == {"books", "notes"}
+    assert set(by_label["Folders (any of them)"].options) == {"books", "notes"}
     assert set(by_label["Kind"].options) == {"notes", "books (PDF)"}  # shown by label
     by_label["Kind"].select("pdf").run()
     assert "Answers only from: kind=pdf" in text(app.sidebar.caption)

@@ -64,12 +64,10 @@ def choices(assistant: Assistant, status: dict) -> Options:
         tags = st.multiselect("Tags (all must hold)", f.tags, key="f_tags", placeholder="any tag")
         kinds = st.multiselect("Kind", f.kinds, key="f_kinds", format_func=lambda k: KIND_LABELS.get(k, k),
                                placeholder="notes and books")
-        folder = st.multiselect("Folder", f.folders, key="f_folder", max_selections=1, placeholder="any folder")
-        source = st.multiselect("One note or book", f.sources, key="f_source", max_selections=1,
+        folder = st.multiselect("Folders (any of them)", f.folders, key="f_folder", placeholder="any folder")
+        source = st.multiselect("Notes and books (any of them)", f.sources, key="f_source",
                                 placeholder="all of them")
-    # both kinds at once is no limit; Filters asks that every condition hold
-    filters = Filters(tags=tuple(tags), kinds=tuple(kinds) if len(kinds) == 1 else (),
-                      folders=tuple(folder), sources=tuple(source))
+    filters = Filters(tags=tuple(tags), kinds=tuple(kinds), folders=tuple(folder), sources=tuple(source))
     if filters:
         st.caption(plain_markdown("Answers only from: " + described(filters)))
     default = assistant.backend()
