@@ -15,6 +15,7 @@ TABLE_DELIMITER = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?
 FENCE = re.compile(r"[ \t]{0,3}(```+|~~~+)")
 BLOCK_START = re.compile(r"[ \t]*(?:[-*+•‣◦▪][ \t]|\d{1,3}[.)][ \t]|>|\||<|!\[|```|~~~)")
 SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]*_=]*)(?=\s)|\n[ \t]*\n")
+CAPTION = re.compile(r"[ \t>*_]*(?:figure|fig\.?|table|listing|algorithm)[ \t]+", re.I)
 QUOTES = "\"'”’"
 ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "mr", "mrs", "ms", "dr", "prof", "fig", "eq", "no", "vol",
                  "p", "pp", "ch", "approx", "al", "inc", "ltd", "jr", "sr", "st", "u.s"}
@@ -113,7 +114,9 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     w = word.group(1).lower()
     if w.replace(".", "").isdigit():  # "1." opening a list item is a marker; "in 2024." ends a sentence
         at = max(0, dot - 12) + word.start(1)
-        return not text[text.rfind("\n", 0, at) + 1:at].strip(" \t>")
+        line = text[text.rfind("\n", 0, at) + 1:at]
+        # "Figure 6. Left: ..." opening a line is a caption's label
+        return bool(CAPTION.fullmatch(line)) or not line.strip(" \t>")
     return w in ABBREVIATIONS or (len(w) == 1 and w.isalpha())
 
 

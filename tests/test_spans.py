@@ -80,6 +80,18 @@ def test_closing_quotes_and_brackets_stay_with_their_sentence():
         "He said “stop.”", "Then left.", "It is (really.)", "Next"]
 
 
+def test_a_quoted_sentence_inside_another_does_not_end_it():
+    """'the sentence “I love street food.” gives six samples' is one sentence: lower case reads on."""
+    assert _sentences("For example, the sentence “I love street food.” gives six samples. Next.") == [
+        "For example, the sentence “I love street food.” gives six samples.", "Next."]
+
+
+def test_a_caption_label_opening_a_line_is_not_a_sentence():
+    """'Figure 6. Left: ...' is a caption; 'See Table 2.' at the end of a sentence still ends it."""
+    assert _sentences("Figure 6. Left: GPT pretraining. More. See Table 2. It shows sizes.") == [
+        "Figure 6. Left: GPT pretraining.", "More.", "See Table 2.", "It shows sizes."]
+
+
 def test_abbreviations_and_initials_do_not_end_a_sentence():
     """e.g., Dr., i.e. and initials are not sentence ends; splitting there would cut quotes mid-thought."""
     assert _sentences("See e.g. the list. Dr. Who came. J. R. R. Tolkien wrote it. Done.") == [
