@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,8 +154,9 @@ def _draw(image, boxes: list[Box]) -> bytes:
     return buf.getvalue()
 
 
-def render_page(pdf_path: Path, page: int, quote: str, scale: float = 1.5) -> PageImage:
-    """Page `page` (1-based) of the PDF as a PNG, with `quote` (pypdf's text of that page) marked on it."""
+def render_page(pdf_path: Path, page: int, quote: str | Sequence[str], scale: float = 1.5) -> PageImage:
+    """Page `page` (1-based) of the PDF as a PNG, with `quote` (pypdf's text of that page), or each of
+    several quotes (the citations that share one card), marked on it. found: every quote was located."""
     import pypdfium2 as pdfium
 
     source = str(pdf_path)
@@ -172,7 +174,8 @@ def render_page(pdf_path: Path, page: int, quote: str, scale: float = 1.5) -> Pa
                 raise UnreadableFile(source, f"has no page {page} (it has {len(doc)} pages); re-index it")
             pdf_page = doc[page - 1]
             textpage = pdf_page.get_textpage()
-            rects = span_rects(textpage, quote)
+            located = [span_rects(textpage, q) for q in ([quote] if isinstance(quote, str) else quote)]
+            rects = [r for rs in located for r in rs]
             bbox, rotation = tuple(pdf_page.get_bbox()), pdf_page.get_rotation()
             image = pdf_page.render(scale=scale).to_pil()  # BGR into RGB: a copy, safe past doc.close()
         except pdfium.PdfiumError as e:
@@ -181,4 +184,4 @@ def render_page(pdf_path: Path, page: int, quote: str, scale: float = 1.5) -> Pa
             doc.close()
     boxes = [to_pixels(r, bbox, rotation, scale) for r in rects]
     return PageImage(png=_draw(image, boxes), width=image.width, height=image.height, boxes=boxes,
-                     found=bool(boxes))
+                     found=bool(located) and all(located))

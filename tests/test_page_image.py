@@ -129,6 +129,19 @@ def test_the_png_is_the_page_with_yellow_only_over_the_quote():
     assert changed_far_outside == []
 
 
+def test_two_citations_on_one_page_are_both_marked():
+    """Citations that share a card mark every span on the page; found says whether all were located."""
+    text = pypdf_text(BOOK, 5)
+    first = text[text.index("For language modeling"):text.index("For language modeling") + 40]
+    second = text[len(text) // 2:len(text) // 2 + 40].strip()
+
+    both = render_page(BOOK, 5, [first, second])
+    alone = [render_page(BOOK, 5, q) for q in (first, second)]
+
+    assert both.found and sorted(both.boxes) == sorted(alone[0].boxes + alone[1].boxes)
+    assert not render_page(BOOK, 5, [first, "A sentence that is on no page at all."]).found
+
+
 def test_a_quote_not_on_the_page_is_reported_not_found_with_the_page_still_rendered():
     """Page 2's sentence is not on page 1: found is False, no boxes, and the page image has no yellow."""
     image = render_page(TWO_PAGES, 1, "Citations point at the page.")

@@ -53,11 +53,12 @@ def _passage(_assistant: Assistant, vault: str, key: tuple, mtime_ns: int) -> Pa
 
 
 def show_page(vault: Path, card: Card) -> None:
-    """The PDF page as an image with the first cited span marked on it."""
+    """The PDF page as an image with the card's cited spans marked on it."""
     c = min(card.citations, key=lambda c: c.start)
     path = vault / c.source
+    quotes = tuple(x.quote for x in sorted(card.citations, key=lambda x: x.start) if x.page == c.page)
     try:
-        png, found = _page_png(str(path), _mtime(path), c.page, c.quote)
+        png, found = _page_png(str(path), _mtime(path), c.page, quotes)
     except (OSError, RereadError) as e:
         st.caption(plain_markdown(f"p. {c.page} could not be shown: {e}"))
         return
@@ -66,8 +67,8 @@ def show_page(vault: Path, card: Card) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _page_png(path: str, mtime_ns: int, page: int, quote: str) -> tuple[bytes, bool]:
-    image = render_page(Path(path), page, quote)
+def _page_png(path: str, mtime_ns: int, page: int, quotes: tuple[str, ...]) -> tuple[bytes, bool]:
+    image = render_page(Path(path), page, quotes)
     return image.png, image.found
 
 
