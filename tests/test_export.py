@@ -200,3 +200,33 @@ def test_ask_exports_into_the_vault(tmp_path):
     c = reply["citations"][0]
     assert footnote_quote(md, str(c["n"])) == note[c["start"]:c["end"]]
     assert f"[^{c['n']}]: [[notes/llm#Tokenization]]" in md and front(md)["sources"][0] == "notes/llm.md"
+
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+@pytest.mark.parametrize("name,reply", [
+    ("note-answer.md", Answer(
+        "How are tokens made?", "Tokenization splits text into tokens [1]. A token is about ¾ of a word [2].",
+        [cite(1, quote="Tokenization splits text into tokens,\nsmall pieces of words."),
+         cite(2, "notes/tokens & words.md", "Sizes > Rules of thumb", quote="A token is about ¾ of a word.")],
+        "extractive", True)),
+    ("pdf-answer.md", Answer(
+        "How was GPT pretrained?", "With language modeling: the target is the input shifted by one token [1].",
+        [cite(1, "books/large-scale-pretraining-with-transformers.pdf", "", 4,
+              "The target sequence is the input sequence\nshifted by one token.")],
+        "openai", True, model="gpt-4o-mini")),
+])
+@pytest.mark.parametrize("links", ["wikilink", "relative"])
+def test_exports_match_their_golden_files(name, reply, links):
+    """The whole exported note, byte for byte: front matter, answer, footnotes quoting and linking back.
+    After an intended format change, rewrite them with UPDATE_GOLDEN=1 and read the diff."""
+    md = answer_markdown(reply, asked_at=ASKED, links=links)
+    path = GOLDEN / (name if links == "wikilink" else name.replace(".md", ".relative.md"))
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(md, encoding="utf-8")
+    assert md == path.read_text(encoding="utf-8")
+    markers = set(re.findall(r"\[\^(\d+)\](?!:)", md))
+    definitions = set(re.findall(r"^\[\^(\d+)\]:", md, re.M))
+    assert markers == definitions == {str(c.n) for c in reply.citations}
