@@ -202,7 +202,7 @@ def test_ask_exports_into_the_vault(tmp_path):
     assert f"[^{c['n']}]: [[notes/llm#Tokenization]]" in md and front(md)["sources"][0] == "notes/llm.md"
 
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
+GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.mark.parametrize("name,reply", [
