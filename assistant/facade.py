@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ingest import manifest as mf
-from ingest.embedder import SentenceTransformerEmbedder
+from ingest.auto_embedder import AutoEmbedder
 from ingest.errors import IndexMismatch, IndexMissing
 from ingest.indexer import Indexer
 from ingest.progress import Progress
@@ -33,7 +33,7 @@ class Assistant:
         self.settings = settings
         self.index_dir = Path(settings.index_dir).resolve()
         # both load lazily (the model on first embed, the Chroma client on first use): building them is free
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.embed_model)
+        self.embedder = embedder or AutoEmbedder(settings.embed_model, settings.embed_backend)
         self.store = store or ChromaStore(self.index_dir, settings.chroma_host, settings.chroma_port)
         self._llm = llm
         self._seen: str | None = None

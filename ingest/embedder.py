@@ -17,6 +17,8 @@ class Embedder(Protocol):
 class SentenceTransformerEmbedder:
     """The bundled all-MiniLM-L6-v2 (or a local folder); torch is imported on first use only."""
 
+    encoder = "torch"  # in the index fingerprint, beside the model's name
+
     def __init__(self, name: str, batch_size: int = 32):
         self.name = name
         self.batch_size = batch_size

@@ -16,9 +16,9 @@ from time import perf_counter
 
 from . import lexical
 from . import manifest as mf
+from .auto_embedder import AutoEmbedder
 from .chunker import CHUNKER_VERSION, Chunker, ChunkerConfig
 from .discover import SourceFile, discover
-from .embedder import SentenceTransformerEmbedder
 from .errors import ConfigError, RereadError, UnreadableFile
 from .lock import WriterLock
 from .manifest import FileEntry, Manifest
@@ -98,7 +98,7 @@ class Indexer:
         self.settings = settings
         self.index_dir = Path(settings.index_dir).resolve()
         # both load lazily (the model on first embed, the Chroma client on first use): building them is free
-        self.embedder = embedder or SentenceTransformerEmbedder(settings.embed_model)
+        self.embedder = embedder or AutoEmbedder(settings.embed_model, settings.embed_backend)
         self.store = store or ChromaStore(self.index_dir, settings.chroma_host, settings.chroma_port)
         self.progress = progress or NoProgress()
         self.log = log
@@ -118,8 +118,10 @@ class Indexer:
         return self._chunker
 
     def fingerprint(self) -> dict:
-        return {"format": mf.FORMAT, "embed_model": self.settings.embed_model, "chunker": CHUNKER_VERSION,
-                "parser": PARSER_VERSION, "chunk_size": self.settings.chunk_size,
+        # the encoder beside the model: int8 ONNX and torch vectors differ slightly, and must never mix
+        encoder = getattr(self.embedder, "encoder", self.settings.embed_backend)
+        return {"format": mf.FORMAT, "embed_model": self.settings.embed_model, "encoder": encoder,
+                "chunker": CHUNKER_VERSION, "parser": PARSER_VERSION, "chunk_size": self.settings.chunk_size,
                 "chunk_overlap": self.settings.chunk_overlap, "store": self.settings.store_mode}
 
     def run(self, vault: Path | None = None, full: bool = False) -> IndexReport:
@@ -130,6 +132,9 @@ class Indexer:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         report = IndexReport()
         with WriterLock(self.index_dir, self.settings.lock_timeout):
+            prepare = getattr(self.embedder, "prepare", None)
+            if prepare is not None:  # the ONNX export, made once if missing: before the fingerprint names it
+                prepare(self.log)
             exports = [] if self.settings.index_exports else [vault / self.settings.export_folder]
             files = discover(vault, exclude=[self.index_dir, *exports])
             old = mf.load(self.index_dir)

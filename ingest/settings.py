@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path("data/index"), description="Everything reread writes for an index.")
     embed_model: str = Field(DEFAULT_EMBED_MODEL,
                              description="all-MiniLM-L6-v2 (bundled) or a local sentence-transformers folder.")
+    embed_backend: Literal["onnx", "torch"] = Field(
+        "onnx", description="onnx: an int8 ONNX export of the model, made once at `reread index`, no torch to "
+                            "search or ask; torch: sentence-transformers. Changing it rebuilds the index.")
     backend: Literal["auto", "openai", "extractive"] = "auto"
     openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
