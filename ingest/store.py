@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from .errors import IndexMismatch, RereadError
 from .types import Chunk, Filters
 
 PREFIX = "reread"
+TEXT = "text"  # the metadata key of a chunk's display text
 # A wide search beam: on a collection smaller than ef_search HNSW visits every vector (exact search), and
 # near-duplicate notes (a daily template) no longer hide the one that answers; ~ms per query at 100k chunks.
 HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 1000, "max_neighbors": 32}
@@ -28,12 +30,15 @@ def folders(source: str) -> list[str]:
 
 def _flat(chunk: Chunk) -> dict[str, Any]:
     """What filters and citations need, per chunk; tags and folders as arrays so Chroma's $contains filters
-    one of several (Chroma refuses an empty array, so those keys are left out when empty)."""
+    one of several (Chroma refuses an empty array, so those keys are left out when empty). The display text
+    is metadata, not Chroma's document: a document is also written to a full-text index we never query
+    (about 3 KB a chunk)."""
     m = chunk.metadata
     meta: dict[str, Any] = {"source": chunk.source, "kind": chunk.kind, "title": chunk.title,
                             "heading": chunk.heading, "page": chunk.page or 0, "start": chunk.start,
-                            "end": chunk.end, "author": m.get("author") or "",
-                            "embed_hash": embed_hash(chunk.embed_text)}
+                            "end": chunk.end, "embed_hash": embed_hash(chunk.embed_text), TEXT: chunk.text}
+    if m.get("author"):
+        meta["author"] = m["author"]
     if m.get("tags"):
         meta["tags"] = [str(t) for t in m["tags"]]
     if folders(chunk.source):
@@ -48,7 +53,13 @@ def embed_hash(embed_text: str) -> str:
     return hashlib.sha256(embed_text.encode()).hexdigest()[:16]
 
 
-def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+def _text(document: str | None, meta: dict[str, Any] | None) -> str:
+    """A chunk's display text: metadata now; Chroma's document in an index written before."""
+    return str(meta[TEXT]) if meta and TEXT in meta else document or ""
+
+
+def chunk_from(chunk_id: str, document: str | None, meta: dict[str, Any]) -> Chunk:
+    text = _text(document, meta)
     metadata: dict[str, Any] = {"tags": list(meta.get("tags") or []),
                                 "highlights": json.loads(meta.get("highlights") or "[]")}
     if meta.get("author"):
@@ -131,8 +142,7 @@ class ChromaStore:
         col, step = self._collection(name), self._batch()
         for i in range(0, len(chunks), step):  # Chroma refuses a write larger than its max batch size
             part = chunks[i:i + step]
-            col.upsert(ids=[c.id for c in part], embeddings=vectors[i:i + step], documents=[c.text for c in part],
-                       metadatas=[_flat(c) for c in part])
+            col.upsert(ids=[c.id for c in part], embeddings=vectors[i:i + step], metadatas=[_flat(c) for c in part])
 
     def _batch(self) -> int:
         try:
@@ -153,7 +163,7 @@ class ChromaStore:
         if not ids:
             return []
         got = self._collection(name).get(ids=ids, include=["embeddings", "metadatas", "documents"])
-        return [(d or "", list(map(float, e)), (m or {}).get("embed_hash", ""))
+        return [(_text(d, m), list(map(float, e)), (m or {}).get("embed_hash", ""))
                 for d, e, m in zip(got["documents"], got["embeddings"], got["metadatas"], strict=True)]
 
     def ids(self, name: str) -> set[str]:
@@ -171,6 +181,39 @@ class ChromaStore:
             self.client.delete_collection(name)
         except Exception:  # already gone
             pass
+        self.compact()
+
+    def compact(self) -> None:
+        """Give back what dropped collections held on disk: Chroma 1.5 leaves a deleted collection's vector
+        folder behind and never shrinks its SQLite file, so each full rebuild would add a copy of the index.
+        Embedded stores only, under the writer lock; a busy database is left for the next time."""
+        if self.host:
+            return
+        import sqlite3
+        import uuid
+
+        root = self.index_dir / "chroma"
+        db = root / "chroma.sqlite3"
+        if not db.exists():
+            return
+        try:
+            con = sqlite3.connect(db, timeout=2)
+            try:
+                live = {row[0] for row in con.execute("SELECT id FROM segments")}
+                pages, free = (con.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "freelist_count"))
+                if free > 256 and free * 4 > pages:  # over a quarter free (and over ~1 MB): rewrite it
+                    con.execute("VACUUM")
+            finally:
+                con.close()
+        except sqlite3.Error:  # locked by a reader, or a layout this Chroma does not have: nothing lost
+            return
+        for d in root.iterdir():
+            try:
+                orphan = d.is_dir() and str(uuid.UUID(d.name)) == d.name and d.name not in live
+            except ValueError:
+                continue
+            if orphan:
+                shutil.rmtree(d, ignore_errors=True)
 
     def query(self, name: str, vector: list[float], k: int,
               filters: Filters | None = None) -> list[tuple[Chunk, float]]:

@@ -451,3 +451,26 @@ def test_index_dir_inside_the_vault_is_not_indexed(tmp_path, settings, counting)
     shutil.copy(vault / "notes/heron-000.md", vault / "index" / "stray.md")
     assert counts(app.index()) == (0, 0, 0, 0, 3)
     check_index(app)
+
+
+def test_full_rebuilds_do_not_pile_up_on_disk(tmp_path, fake_embedder):
+    """Chroma keeps a dropped collection's vector folder and SQLite pages; after each swap they are given back,
+    so three full rebuilds leave one generation's folders and about one generation's bytes."""
+    from ingest.settings import Settings
+
+    notes = {f"n{i}.md": f"# Note {i}\n\n" + " ".join(f"word{i}-{j} about owls" for j in range(300)) for i in range(40)}
+    vault = write_vault(tmp_path / "v", notes)
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    chroma = tmp_path / "i" / "chroma"
+
+    def folders():
+        return sorted(d.name for d in chroma.iterdir() if d.is_dir())
+
+    first, size = folders(), (chroma / "chroma.sqlite3").stat().st_size
+    for _ in range(3):
+        a.index(full=True)
+    assert len(folders()) == len(first) and folders() != first  # a new generation, and only it
+    assert (chroma / "chroma.sqlite3").stat().st_size < 1.5 * size
+    hits = a.search("owls", k=3)
+    assert len(hits) == 3 and all(h.chunk.text.startswith("word") or "owls" in h.chunk.text for h in hits)
