@@ -160,6 +160,7 @@ class Assistant:
                 "notes": sum(1 for f in m.files.values() if not f.error) if m else 0,
                 "chunks": m.chunks if m else 0,
                 "embed_model": m.fingerprint.get("embed_model") if m else self.settings.embed_model,
+                "encoder": m.fingerprint.get("encoder", "torch") if m else self.settings.embed_backend,
                 "store": self.settings.store_mode,
                 "last_indexed": m.last_indexed if m else None,
                 "failed": sum(1 for f in m.files.values() if f.error) if m else 0,

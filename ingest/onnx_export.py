@@ -23,7 +23,10 @@ from .errors import RereadError
 from .models import model_dir, window
 from .onnx_encoder import META, MODEL, TOKENIZER, OnnxEmbedder
 
+# A change to the recipe that changes the numbers must also rename the encoders below ("onnx-int8-2"): the name
+# is in the index fingerprint, so indexes rebuild rather than mix vectors of the old and the new export.
 RECIPE = "minilm-onnx-1: opset 17, eager attention, dynamic int8 per-channel weights (QInt8)"
+ENCODERS = ("onnx-int8", "onnx-fp32")
 OPSET = 17
 MIN_COS, MEAN_COS = 0.98, 0.99  # int8 must hold these against sentence-transformers, or the fp32 export is used
 FP32_MIN_COS = 0.999
@@ -36,22 +39,31 @@ _PARA = ("Retrieval-augmented generation grounds a language model's answer in pa
          "and the model is asked to answer only from them, citing each claim. ")
 SAMPLES = [
     "What is tokenization?", "How long may the first line of a commit message be?",
+    "Why does the chapter warn against evaluating on the training set?",
+    "What did I note about prompt caching and its cost?", "Which book recommends deliberate practice over talent?",
     "Temperature 0 makes the model pick the most likely token every time.",
     "A higher temperature makes the model's output more creative and less predictable.",
+    "Model as a service: the provider hosts the weights and bills per token; you trade control for speed.",
+    "My takeaway: write the summary before re-reading the highlights, then compare.",
+    "Sleep consolidates what was learned during the day, according to the chapter.",
+    "Chapter 3 > Evaluation: use exact match and F1 on held-out questions; report the variance across seeds.",
     "def embed(texts: list[str]) -> list[list[float]]:\n    return model.encode(texts).tolist()",
     "- spaced repetition\n- deliberate practice\n- note-taking at the end of each chapter",
+    "Key ideas\n- Feedback loops need short cycles.\n- Measure before you optimise.",
     "> The best way to predict the future is to invent it.", "Kahneman: System 1 is fast; System 2 is slow.",
     "La mémoire de travail est limitée à quelques éléments à la fois.", "Die Aufmerksamkeit ist ein knappes Gut.",
-    "注意力是稀缺资源。", "Sleep consolidates what was learned during the day, according to the chapter.",
-    "Chapter 3 > Evaluation: use exact match and F1 on held-out questions; report the variance across seeds.",
-    "#book #to-review [[Scaling laws notes 12]]", "spaced repetition",
-    "The author argues that incentives shape behaviour.",
-    _PARA * 2, _PARA * 5,
+    "注意力是稀缺资源。", "#book #to-review [[Scaling laws notes 12]]", "spaced repetition",
+    "The author argues that incentives shape behaviour.", _PARA * 2, _PARA * 5,
 ]
 
 
 class ExportFailed(RereadError):
     """The export could not be made or did not match sentence-transformers: the torch encoder is used instead."""
+
+
+def _recipe() -> bytes:
+    """Everything that decides what the export holds, for its cache key: a change here makes a new export."""
+    return json.dumps([RECIPE, OPSET, MIN_COS, MEAN_COS, FP32_MIN_COS, SAMPLES]).encode()
 
 
 def cache_root() -> Path:
@@ -69,7 +81,7 @@ def model_key(folder: Path, root: Path | None = None) -> str:
     folder = Path(folder).resolve()
     root = root or cache_root()
     files = _files(folder)
-    stamp = hashlib.sha256(RECIPE.encode())
+    stamp = hashlib.sha256(_recipe())
     for p in files:
         st = p.stat()
         stamp.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -78,7 +90,7 @@ def model_key(folder: Path, root: Path | None = None) -> str:
         return memo.read_text(encoding="utf-8").strip()
     except OSError:
         pass
-    h = hashlib.sha256(RECIPE.encode())
+    h = hashlib.sha256(_recipe())
     for p in files:
         digest = hashlib.sha256()
         with open(p, "rb") as f:
@@ -121,6 +133,7 @@ def ensure_export(name: str, root: Path | None = None, log: Callable[[str], None
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the finished export is as readable as the cache around it
     except OSError as e:
         raise ExportFailed(f"cannot write the ONNX export under {root} ({e}); set XDG_CACHE_HOME to a "
                            "writable folder, or REREAD_EMBED_BACKEND=torch") from None
@@ -162,7 +175,8 @@ def _build(name: str, out: Path) -> dict:
     _export(st[0].auto_model, fp32)
     _quantize(fp32, int8)
     meta = {"model": name, "recipe": RECIPE, "window": window(name), "texts": len(SAMPLES)}
-    for path, encoder, lo, mean_lo in ((int8, "onnx-int8", MIN_COS, MEAN_COS), (fp32, "onnx-fp32", FP32_MIN_COS, 0)):
+    candidates = ((int8, ENCODERS[0], MIN_COS, MEAN_COS), (fp32, ENCODERS[1], FP32_MIN_COS, 0))
+    for path, encoder, lo, mean_lo in candidates:
         os.replace(path, out / MODEL)
         (out / META).write_text(json.dumps({**meta, "encoder": encoder}), encoding="utf-8")
         cos = (np.asarray(OnnxEmbedder(name, out).embed(SAMPLES), dtype=np.float32) * expected).sum(axis=1)
