@@ -146,6 +146,8 @@ class Indexer:
                 self._rebuild(vault, files, old, report)
             else:
                 self._update(vault, files, old, report)
+            if reason or report.added or report.updated or report.removed or report.renamed:
+                self.store.compact()  # pages Chroma's write-ahead log freed
         report.seconds = perf_counter() - t0
         return report
 

@@ -184,9 +184,9 @@ class ChromaStore:
         self.compact()
 
     def compact(self) -> None:
-        """Give back what dropped collections held on disk: Chroma 1.5 leaves a deleted collection's vector
-        folder behind and never shrinks its SQLite file, so each full rebuild would add a copy of the index.
-        Embedded stores only, under the writer lock; a busy database is left for the next time."""
+        """Give back disk Chroma keeps: 1.5 leaves a deleted collection's vector folder behind and never shrinks
+        its SQLite file (neither after a drop nor after purging its write-ahead log), so each full rebuild added
+        a copy of the index. Embedded stores only, under the writer lock; a busy database waits for next time."""
         if self.host:
             return
         import sqlite3
@@ -200,9 +200,12 @@ class ChromaStore:
             con = sqlite3.connect(db, timeout=2)
             try:
                 live = {row[0] for row in con.execute("SELECT id FROM segments")}
-                pages, free = (con.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "freelist_count"))
-                if free > 256 and free * 4 > pages:  # over a quarter free (and over ~1 MB): rewrite it
+                free = con.execute("PRAGMA freelist_count").fetchone()[0]
+                if con.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # rewritten once, so that later
+                    con.execute("PRAGMA auto_vacuum = INCREMENTAL")  # frees are cheap to give back
                     con.execute("VACUUM")
+                elif free:
+                    con.executescript("PRAGMA incremental_vacuum;")  # run to the end: what a drop or a purge freed
             finally:
                 con.close()
         except sqlite3.Error:  # locked by a reader, or a layout this Chroma does not have: nothing lost
