@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -130,6 +131,9 @@ def ensure_export(name: str, root: Path | None = None, log: Callable[[str], None
     if importlib.util.find_spec("onnx") is None:
         raise ExportFailed("the ONNX export needs the onnx package (pip install onnx)")
     log(f"exporting the embedding model {name} to ONNX, once, into {final}")
+    for stale in root.glob(f".{final.name}.*"):  # a killed export's folder: an export takes a minute, not an hour
+        if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))

@@ -174,7 +174,8 @@ def test_the_export_is_made_once_and_found_by_readers(xdg, export):
 
 
 def test_a_concurrent_export_that_finishes_first_wins(tmp_path, monkeypatch):
-    """Two exporters build in their own temporary folders; the second rename loses and its copy is dropped."""
+    """Two exporters build in their own temporary folders; the second rename loses and its copy is dropped.
+    A killed export's leftover folder is swept."""
     from ingest import onnx_export
 
     root = tmp_path / "cache"
@@ -187,6 +188,10 @@ def test_a_concurrent_export_that_finishes_first_wins(tmp_path, monkeypatch):
         return {"encoder": "onnx-int8", "cos_min": 1.0, "cos_mean": 1.0, "texts": 0}
 
     monkeypatch.setattr(onnx_export, "_build", build)
+    key = onnx_export.model_key(onnx_export.model_dir(MODEL), root)
+    killed = root / f".{key}.killed"  # what an export killed two hours ago left
+    killed.mkdir(parents=True)
+    os.utime(killed, (killed.stat().st_atime - 7200, killed.stat().st_mtime - 7200))
     path = ensure_export(MODEL, root)
     assert path.parent == root and not (path / "model.onnx").exists(), "the winner's folder, untouched"
     assert sorted(p.name for p in root.iterdir()) == sorted([path.name, "keys"])
