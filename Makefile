@@ -14,6 +14,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e .
+	HF_HUB_OFFLINE=1 $(BIN)/python -m ingest.onnx_export  # the int8 ONNX encoder, made once from the bundled model
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml

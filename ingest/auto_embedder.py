@@ -7,22 +7,30 @@ from pathlib import Path
 
 from .embedder import SentenceTransformerEmbedder
 from .onnx_encoder import OnnxEmbedder
-from .onnx_export import ExportFailed, ensure_export, find_export
+from .onnx_export import ExportFailed, cache_root, ensure_export, find_export
 
 
 class AutoEmbedder:
     """Readers only look for the export and, finding none, take the slower torch path to the same model;
     `reread index` calls prepare(), which makes the export if it is missing. Building one is free."""
 
-    def __init__(self, name: str, backend: str = "onnx", cache: Path | None = None):
+    def __init__(self, name: str, backend: str = "onnx", cache: Path | None = None, shared: Path | None = None):
         self.name = name
         self.backend = backend
-        self.cache = cache  # the export cache (onnx_export.cache_root() when None)
+        self.cache = cache  # where `reread index` makes a missing export: the index directory's models/
+        self.shared = shared or cache_root()  # the export made at install (make), read only
         self._inner: OnnxEmbedder | SentenceTransformerEmbedder | None = None
+
+    def _find(self) -> Path | None:
+        for root in (self.shared, self.cache):
+            found = find_export(self.name, root) if root is not None else None
+            if found is not None:
+                return found
+        return None
 
     def _pick(self) -> OnnxEmbedder | SentenceTransformerEmbedder:
         if self._inner is None:
-            root = find_export(self.name, self.cache) if self.backend == "onnx" else None
+            root = self._find() if self.backend == "onnx" else None
             self._inner = OnnxEmbedder(self.name, root) if root else SentenceTransformerEmbedder(self.name)
         return self._inner
 
@@ -31,7 +39,8 @@ class AutoEmbedder:
         if self.backend != "onnx" or isinstance(self._inner, OnnxEmbedder):
             return
         try:
-            ensure_export(self.name, self.cache, log)
+            if self._find() is None:
+                ensure_export(self.name, self.cache or self.shared, log)
         except ExportFailed as e:
             log(f"{e}; embedding with sentence-transformers (torch) instead")
             return

@@ -98,7 +98,8 @@ class Indexer:
         self.settings = settings
         self.index_dir = Path(settings.index_dir).resolve()
         # both load lazily (the model on first embed, the Chroma client on first use): building them is free
-        self.embedder = embedder or AutoEmbedder(settings.embed_model, settings.embed_backend)
+        self.embedder = embedder or AutoEmbedder(settings.embed_model, settings.embed_backend,
+                                                 cache=self.index_dir / "models")
         self.store = store or ChromaStore(self.index_dir, settings.chroma_host, settings.chroma_port)
         self.progress = progress or NoProgress()
         self.log = log

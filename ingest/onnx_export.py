@@ -1,10 +1,10 @@
-"""The ONNX export of the embedding model: made once, locally, from the weights on disk; cached per user.
+"""The ONNX export of the embedding model: made once, locally, from the weights on disk.
 
-Where: $XDG_CACHE_HOME/reread/onnx/<key>/ (default ~/.cache/reread/onnx/), the key being a hash of the model
-folder's content and of this recipe. Not under the index directory: readers may have it read-only, every index
-would pay the export again, and the default index directory's parent is the vault, which reread never writes.
-Two processes exporting at once each build in their own temporary folder and rename it into place; the loser
-drops its copy. Only `reread index` exports (it loads torch anyway); readers only look.
+Where: <root>/<key>/, the key being a hash of the model folder's content and of this recipe. The install (make)
+runs `python -m ingest.onnx_export`, which makes it under the environment's share/reread/onnx/, so every index
+uses it; without one, `reread index` makes it in the index directory's models/ (reread writes nowhere else,
+DESIGN). Two processes exporting at once each build in their own temporary folder and rename it into place; the
+loser drops its copy. Only the install and `reread index` export (they load torch anyway); readers only look.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -68,8 +69,8 @@ def _recipe() -> bytes:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "reread" / "onnx"
+    """The export made at install: beside the environment reread runs in."""
+    return Path(sys.prefix) / "share" / "reread" / "onnx"
 
 
 def _files(folder: Path) -> list[Path]:
@@ -139,8 +140,8 @@ def ensure_export(name: str, root: Path | None = None, log: Callable[[str], None
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
         tmp.chmod(0o755)  # mkdtemp makes it private; the finished export is as readable as the cache around it
     except OSError as e:
-        raise ExportFailed(f"cannot write the ONNX export under {root} ({e}); set XDG_CACHE_HOME to a "
-                           "writable folder, or REREAD_EMBED_BACKEND=torch") from None
+        raise ExportFailed(f"cannot write the ONNX export under {root} ({e}); make the index directory "
+                           "writable, or set REREAD_EMBED_BACKEND=torch") from None
     try:
         meta = _build(name, tmp)
         try:
@@ -236,3 +237,11 @@ def _quantize(src: Path, dst: Path) -> None:
     finally:
         root.removeHandler(quiet)
         root.setLevel(level)
+
+
+if __name__ == "__main__":  # the install step: `python -m ingest.onnx_export [MODEL]`
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        print(ensure_export(sys.argv[1] if len(sys.argv) > 1 else "all-MiniLM-L6-v2", cache_root(), print))
+    except ExportFailed as e:  # reread still works, on torch: say so, do not fail the install
+        print(f"no ONNX export ({e}); reread will embed with sentence-transformers (torch)")

@@ -68,10 +68,11 @@ def settings(tmp_path, vault) -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real bundled all-MiniLM-L6-v2, loaded once."""
-    from ingest.embedder import SentenceTransformerEmbedder
+    """The real bundled all-MiniLM-L6-v2, loaded once, through the encoder a default Assistant uses (the int8 ONNX
+    export made at install; sentence-transformers without one), so a test's index and a fresh process agree."""
+    from ingest.auto_embedder import AutoEmbedder
 
-    e = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    e = AutoEmbedder("all-MiniLM-L6-v2", "onnx")
     e.embed(["warm up"])
     return e
 

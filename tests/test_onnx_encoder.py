@@ -25,7 +25,7 @@ HEAVY = {"torch", "sentence_transformers", "transformers", "sklearn", "pandas"}
 
 @pytest.fixture(scope="session")
 def xdg(tmp_path_factory) -> Path:
-    """A private XDG_CACHE_HOME holding a fresh export (the slow part: once per session)."""
+    """A private folder holding a fresh export (the slow part: once per session)."""
     home = tmp_path_factory.mktemp("xdg")
     ensure_export(MODEL, home / "reread" / "onnx")
     return home
@@ -36,6 +36,12 @@ def export(xdg) -> Path:
     found = find_export(MODEL, xdg / "reread" / "onnx")
     assert found is not None
     return found
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    """sentence-transformers itself (torch fp32): what the ONNX export must agree with."""
+    return SentenceTransformerEmbedder(MODEL)
 
 
 @pytest.fixture(scope="session")
@@ -65,15 +71,15 @@ def cosines(a, b) -> np.ndarray:
 # --- the story ------------------------------------------------------------------------------------------
 
 
-def test_onnx_vectors_match_sentence_transformers(onnx, embedder):
+def test_onnx_vectors_match_sentence_transformers(onnx, torch_embedder):
     texts = sample_texts()
     assert len(texts) > 80
-    cos = cosines(onnx.embed(texts), embedder.embed(texts))
+    cos = cosines(onnx.embed(texts), torch_embedder.embed(texts))
     assert cos.mean() >= 0.99 and cos.min() >= 0.98, (cos.mean(), cos.min())
     assert np.allclose(np.linalg.norm(onnx.embed(texts[:3]), axis=1), 1.0, atol=1e-5)
 
 
-def test_a_text_past_128_word_pieces_is_not_cut_at_128(onnx, embedder):
+def test_a_text_past_128_word_pieces_is_not_cut_at_128(onnx, torch_embedder):
     """The bundled tokenizer.json stops at 128 pieces; the model reads 256, and so must the ONNX path."""
     from tokenizers import Tokenizer
 
@@ -83,14 +89,15 @@ def test_a_text_past_128_word_pieces_is_not_cut_at_128(onnx, embedder):
     enc = tok.encode(long, add_special_tokens=False)
     assert 140 < len(enc.ids) < 250
     cut = long[:enc.offsets[125][1]]  # what a 128-piece window would read
-    full_ref, cut_ref = embedder.embed([long, cut])
+    full_ref, cut_ref = torch_embedder.embed([long, cut])
     vec = onnx.embed([long])[0]
     assert cosines([vec], [full_ref])[0] >= 0.98
     assert cosines([vec], [full_ref])[0] > cosines([vec], [cut_ref])[0] + 0.005
 
 
 def test_fresh_search_and_ask_import_no_torch(tmp_path, xdg):
-    """With the export in place, index, search and ask run in fresh processes without torch and friends."""
+    """With the export in place (made at install, or by the first index into its models/ folder), index, search
+    and ask run in fresh processes without torch and friends."""
     vault = write_vault(tmp_path / "vault", two_notes())
     guard = tmp_path / "guard"
     guard.mkdir()
@@ -99,7 +106,7 @@ def test_fresh_search_and_ask_import_no_torch(tmp_path, xdg):
         "atexit.register(lambda: open(os.environ['REREAD_TEST_MODULES'], 'w').write("
         "'\\n'.join(sorted({m.split('.')[0] for m in sys.modules}))))\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
-    env.update(PYTHONPATH=str(guard), XDG_CACHE_HOME=str(xdg), REREAD_NOTES_DIR=str(vault),
+    env.update(PYTHONPATH=str(guard), REREAD_NOTES_DIR=str(vault),
                REREAD_INDEX_DIR=str(tmp_path / "index"), REREAD_BACKEND="extractive", HF_HUB_OFFLINE="1")
     for args in (["index"], ["search", "tokenization"], ["ask", "What is tokenization?"]):
         modules = tmp_path / f"{args[0]}.modules"
@@ -116,10 +123,11 @@ def test_fresh_search_and_ask_import_no_torch(tmp_path, xdg):
     assert status["embed_model"] == MODEL
 
 
-def test_an_index_built_with_one_encoder_is_rebuilt_by_the_other(tmp_path, settings, embedder, export):
+def test_an_index_built_with_one_encoder_is_rebuilt_by_the_other(tmp_path, settings, torch_embedder, export):
     """torch -> onnx -> torch: each switch re-embeds every chunk into a new collection, said out loud."""
     from assistant.facade import Assistant
 
+    embedder = torch_embedder
     vault = write_vault(tmp_path / "small", two_notes())
     torch_settings = settings.model_copy(update={"notes_dir": vault, "embed_backend": "torch"})
     first = Assistant(torch_settings, embedder=Counting(embedder))
@@ -199,7 +207,7 @@ def test_a_concurrent_export_that_finishes_first_wins(tmp_path, monkeypatch):
 
 def test_readers_without_an_export_take_the_torch_path_quietly(tmp_path):
     empty = tmp_path / "no-cache"
-    auto = AutoEmbedder(MODEL, "onnx", cache=empty)
+    auto = AutoEmbedder(MODEL, "onnx", cache=empty, shared=tmp_path / "no-install-export")
     assert isinstance(auto._pick(), SentenceTransformerEmbedder) and auto.encoder == "torch"
     assert auto._model is None, "nothing loaded yet: building and naming the encoder is free"
     assert not empty.exists() or not any(p.name != "keys" for p in empty.iterdir()), "a reader never exports"

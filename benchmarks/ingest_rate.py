@@ -1,7 +1,7 @@
 """Ingest speed: a full `reread index` in chunks per CPU-second, beside its own encoder's raw rate on the same
 texts and sentence-transformers' `encode` (torch, fp32) on those texts, in one run.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ingest.py [--notes 200 | --vault DIR] [--seed 1] [--torch-index]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ingest_rate.py [--notes 200 | --vault DIR] [--seed 1] [--torch-index]
 
 The vault is generated like benchmarks/reindex.py's (reading notes with front matter, headings, lists) unless
 --vault names one to copy. The full index runs as a fresh process (CPU-seconds from wait4: user + system, its
