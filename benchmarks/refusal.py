@@ -70,14 +70,14 @@ def fit(sets: dict) -> object:
 
 def main() -> None:
     from assistant.refusal import RefusalConfig
-    from ingest.embedder import SentenceTransformerEmbedder
+    from ingest.auto_embedder import AutoEmbedder
 
     ap = argparse.ArgumentParser()
     ap.add_argument("sets", nargs="+", help="VAULT:QA[:INDEX_DIR]")
     ap.add_argument("--fit", action="store_true")
     ap.add_argument("-k", type=int, default=5)
     args = ap.parse_args()
-    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    embedder = AutoEmbedder("all-MiniLM-L6-v2")  # the encoder reread uses by default
     with tempfile.TemporaryDirectory(prefix="reread-refusal-") as tmp:
         sets = dict(collect(s, Path(tmp), embedder, args.k) for s in args.sets)
     cfg = fit(sets) if args.fit else RefusalConfig()

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     from assistant.evaluate import load_qa
     from assistant.facade import Assistant
-    from ingest.embedder import SentenceTransformerEmbedder
+    from ingest.auto_embedder import AutoEmbedder
     from ingest.settings import Settings
 
     ap = argparse.ArgumentParser()
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("-k", type=int, default=5)
     args = ap.parse_args()
     rows = [r for r in load_qa(args.qa) if r.get("sources")]
-    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    embedder = AutoEmbedder("all-MiniLM-L6-v2")  # the encoder reread uses by default
     out = {"qa": str(args.qa), "questions": len(rows), "k": args.k, "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="reread-retrieval-") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
