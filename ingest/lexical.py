@@ -70,6 +70,11 @@ class Generation:
         ok = {s: filters.matches(s, kind, tags) for s, (kind, tags) in self.files.items()}
         return np.fromiter((ok.get(s, False) for s in self.sources), dtype=np.float32, count=len(self.sources))
 
+    def allowed(self, filters: Filters) -> set[str]:
+        """The ids of the chunks within the filters."""
+        mask = self.mask(filters)
+        return {self.ids[i] for i in np.flatnonzero(mask)} if mask is not None else set(self.ids)
+
     def df(self, term: str) -> int:
         """How many chunks hold the term (the vocabulary may keep terms of chunks since removed)."""
         i = self.vocab.get(term)

@@ -228,6 +228,11 @@ class ChromaStore:
                 for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
                                          got["distances"][0], strict=True)]
 
+    def nearest_ids(self, name: str, vector: list[float], k: int) -> list[tuple[str, float]]:
+        """The k nearest ids with their cosine, reading no metadata (a few ms even for k in the thousands)."""
+        got = self._collection(name, create=False).query(query_embeddings=[vector], n_results=k, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
+
     def get_with_vectors(self, name: str, ids: list[str]) -> dict[str, tuple[Chunk, list[float]]]:
         if not ids:
             return {}

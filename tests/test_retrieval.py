@@ -241,3 +241,27 @@ def test_exported_answers_in_the_vault_are_not_indexed_unless_asked(tmp_path, fa
     b = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "j", index_exports=True), embedder=fake_embedder)
     b.index()
     assert set(b.manifest().files) == {"a.md", "reread-answers/2026-11-30-owls.md"}
+
+
+def test_a_filter_applied_after_the_vector_search_finds_what_chromas_filter_finds(tmp_path, fake_embedder):
+    """A tag on one note in ten is applied to a deeper unfiltered search (cheaper than Chroma's filter at 100k
+    chunks); a tag on one note in sixty goes to Chroma's filter. Both give what Chroma's own filter gives."""
+    notes = {f"n{i:02}.md": (f"---\ntags: [{'owls' if i % 10 == 0 else 'misc'}{', rare' if i == 7 else ''}]\n---\n"
+                             f"# Note {i}\n\nBirds of the night number {i} hunt mice in the field.\n")
+             for i in range(60)}
+    vault = write_vault(tmp_path / "v", notes)
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    m = a.manifest()
+    qvec = fake_embedder.embed(["night birds hunting"])[0]
+    calls = []
+    real = a.store.query
+    a.store.query = lambda *args, **kw: calls.append(args) or real(*args, **kw)
+    for spec, via_chroma in ((["tag=owls"], False), (["tag=rare"], True)):
+        calls.clear()
+        filters = parse_filters(spec)
+        got = a.retriever._dense(m, qvec, 5, filters, a.retriever.generation(m))
+        assert bool(calls) == via_chroma
+        want = real(m.collection, qvec, 5, filters)
+        assert len(got) == len(want) and all(filters.matches(c.source, c.kind, c.metadata["tags"]) for c, _ in got)
+        assert all(abs(x - y) < 1e-5 for (_, x), (_, y) in zip(got, want, strict=True))  # equal up to ties
