@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant.facade import Assistant
+from ingest.types import Filters
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +63,14 @@ def test_index_and_ask_through_a_chroma_server(settings, embedder, chroma_server
     for c in answer.citations:
         assert c.source != "notes/ai-engineering-glossary.md"
         assert (vault / c.source).read_text(encoding="utf-8")[c.start:c.end] == c.quote
+
+    # filters, both the one applied after the vector search and the one the server applies itself
+    one = "notes/the-rise-of-ai-engineering.md"
+    for filters in (Filters(sources=(one,)), Filters(folders=("notes",), kinds=("note",))):
+        hits = assistant.search("tokenization", k=5, filters=filters)
+        assert hits and all(filters.matches(h.chunk.source, h.chunk.kind, h.chunk.metadata["tags"]) for h in hits)
+    answer = assistant.ask("What is tokenization?", filters=Filters(sources=(one,)))
+    assert answer.found and {c.source for c in answer.citations} == {one}
 
 
 def test_unreachable_server_is_one_clear_error(settings, embedder):
