@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import ingest.indexer as indexer_mod
+import ingest.plan as plan_mod
 from assistant.facade import Assistant
 from ingest import manifest as mf
 from ingest.errors import IndexMismatch
@@ -130,8 +130,8 @@ def test_no_change_reindex_loads_neither_model_nor_store(settings, assistant, mo
     first = assistant.index()
     assert first.added == 5 and first.chunks > 0
     hashed = []
-    real_hash = indexer_mod.sha256_file
-    monkeypatch.setattr(indexer_mod, "sha256_file", lambda p: hashed.append(p) or real_hash(p))
+    real_hash = plan_mod.sha256_file
+    monkeypatch.setattr(plan_mod, "sha256_file", lambda p: hashed.append(p) or real_hash(p))
     fresh = Assistant(settings)  # what a new `reread index` process starts with
     report = fresh.index()
     assert counts(report) == (0, 0, 0, 0, 5)
@@ -234,8 +234,8 @@ def test_touch_is_unchanged_and_hashed_once(vault, settings, counting, monkeypat
     ids = {s: e.chunk_ids for s, e in app.manifest().files.items()}
     counting.reset()
     hashed: list[Path] = []
-    real_hash = indexer_mod.sha256_file
-    monkeypatch.setattr(indexer_mod, "sha256_file", lambda p: hashed.append(p) or real_hash(p))
+    real_hash = plan_mod.sha256_file
+    monkeypatch.setattr(plan_mod, "sha256_file", lambda p: hashed.append(p) or real_hash(p))
 
     st = (vault / GLOSSARY).stat()
     os.utime(vault / GLOSSARY, ns=(st.st_atime_ns, st.st_mtime_ns + 7_000_000_000))
