@@ -27,7 +27,10 @@ from .store import ChromaStore
 from .types import Chunk, IndexReport
 from .vectors import stored_vectors, vectors_for
 
-BATCH_FILES = 32  # files read, embedded and written together; an incremental run saves the manifest after each
+BATCH_FILES = 32  # files written together; an incremental run saves the manifest after each batch
+# A rebuild embeds at least this many chunks per call, over several batches: sorted by length together they pad
+# less (200 generated notes: +3.9% padded word pieces in one-batch calls, +0.6% in one call).
+EMBED_AHEAD = 1024
 
 
 class Indexer:
@@ -111,7 +114,7 @@ class Indexer:
             for job in plan.renamed:  # the new path's entry is written when it lands
                 m.files.pop(job.moved_from)
             for batch in batches(plan.jobs):
-                self._land(batch, m, report)
+                self._land([self._read(batch, m, report)], m)
                 mf.save(self.index_dir, m)  # progress survives a crash; the dirty marker covers the rest
             self._publish(m)
             self.progress.finish()
@@ -125,8 +128,13 @@ class Indexer:
         m = Manifest(self.fingerprint(), str(vault), self.store.new_name(gen.new_tag()))
         gen.begin_rebuild(self.index_dir, self.store, m)
         self.progress.start(len(files), "indexing")
+        ahead: list[list[Prepared]] = []  # nothing is saved between batches here: embed several at once
         for batch in batches([FileJob(f) for f in files]):
-            self._land(batch, m, report)
+            ahead.append(self._read(batch, m, report))
+            if sum(len(p.chunks) for b in ahead for p in b) >= EMBED_AHEAD:
+                self._land(ahead, m)
+                ahead = []
+        self._land(ahead, m)
         self.progress.finish()
         report.added = sum(1 for e in m.files.values() if not e.error)
         report.removed = len(set(old.files) - set(m.files)) if old else 0
@@ -138,8 +146,8 @@ class Indexer:
         gen.publish(self.index_dir, self.store, m, self._landed)
         self._landed = []
 
-    def _land(self, jobs: list[FileJob], m: Manifest, report: IndexReport) -> None:
-        """Read a batch of files, embed what is new (stored vectors reused) and write it, then record each file."""
+    def _read(self, jobs: list[FileJob], m: Manifest, report: IndexReport) -> list[Prepared]:
+        """Prepare a batch of files; one that cannot land is recorded now (its old chunks deleted)."""
         ready: list[Prepared] = []
         for job in jobs:
             p = self.preparer.prepare(job)
@@ -151,19 +159,28 @@ class Indexer:
                 self.store.delete(m.collection, job.previous.chunk_ids)
             m.files[job.source] = p.entry()
             self.progress.advance()
+        return ready
 
-        chunks = [c for p in ready for c in p.chunks]
+    def _land(self, batches: list[list[Prepared]], m: Manifest) -> None:
+        """Embed what is new in these batches in one call (stored vectors reused), then write each batch and
+        record its files."""
+        chunks = [c for batch in batches for p in batch for c in p.chunks]
         stored = stored_vectors(self.store, m.collection,
-                                [i for p in ready if p.job.previous for i in p.job.previous.chunk_ids])
-        self.store.add(m.collection, chunks, vectors_for(chunks, stored, self.embedder))
-        self._landed += chunks
-        for p in ready:
-            if p.job.previous is not None:
-                new_ids = {c.id for c in p.chunks}
-                self.store.delete(m.collection, sorted(set(p.job.previous.chunk_ids) - new_ids))
-            m.files[p.file.source] = p.entry()
-            self.progress.advance()
-
+                                [i for batch in batches for p in batch if p.job.previous
+                                 for i in p.job.previous.chunk_ids])
+        vectors = vectors_for(chunks, stored, self.embedder)
+        done = 0
+        for batch in batches:
+            part = [c for p in batch for c in p.chunks]
+            self.store.add(m.collection, part, vectors[done:done + len(part)])
+            done += len(part)
+            self._landed += part
+            for p in batch:
+                if p.job.previous is not None:
+                    new_ids = {c.id for c in p.chunks}
+                    self.store.delete(m.collection, sorted(set(p.job.previous.chunk_ids) - new_ids))
+                m.files[p.file.source] = p.entry()
+                self.progress.advance()
 
 def batches(jobs: list[FileJob]) -> list[list[FileJob]]:
     return [jobs[i:i + BATCH_FILES] for i in range(0, len(jobs), BATCH_FILES)]
