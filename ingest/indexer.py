@@ -165,16 +165,16 @@ class Indexer:
             self.progress.advance()
         return ready
 
-    def _land(self, batches: list[list[Prepared]], m: Manifest) -> None:
-        """Embed what is new in these batches in one call (stored vectors reused), then write each batch and
-        record its files."""
-        chunks = [c for batch in batches for p in batch for c in p.chunks]
+    def _land(self, group: list[list[Prepared]], m: Manifest) -> None:
+        """Embed what is new in a group of batches in one call (stored vectors reused), then write each batch
+        (one upsert) and record its files."""
+        chunks = [c for batch in group for p in batch for c in p.chunks]
         stored = stored_vectors(self.store, m.collection,
-                                [i for batch in batches for p in batch if p.job.previous
+                                [i for batch in group for p in batch if p.job.previous
                                  for i in p.job.previous.chunk_ids])
         vectors = vectors_for(chunks, stored, self.embedder)
         done = 0
-        for batch in batches:
+        for batch in group:
             part = [c for p in batch for c in p.chunks]
             self.store.add(m.collection, part, vectors[done:done + len(part)])
             done += len(part)
@@ -185,6 +185,7 @@ class Indexer:
                     self.store.delete(m.collection, sorted(set(p.job.previous.chunk_ids) - new_ids))
                 m.files[p.file.source] = p.entry()
                 self.progress.advance()
+
 
 def batches(jobs: list[FileJob]) -> list[list[FileJob]]:
     return [jobs[i:i + BATCH_FILES] for i in range(0, len(jobs), BATCH_FILES)]
