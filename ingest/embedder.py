@@ -1,17 +1,10 @@
-"""Embedding backends: one method, `embed(texts) -> vectors`. The real one loads lazily, offline."""
+"""sentence-transformers as an embedder (the Embedder protocol is in protocols.py); it loads lazily, offline."""
 
 from __future__ import annotations
 
 import os
-from typing import Protocol
 
 from .models import model_dir
-
-
-class Embedder(Protocol):
-    name: str
-
-    def embed(self, texts: list[str]) -> list[list[float]]: ...
 
 
 class SentenceTransformerEmbedder:
