@@ -39,6 +39,7 @@ class Assistant:
         self._llm = llm
         self._seen: str | None = None
         self._manifest: tuple[tuple[int, int, int], mf.Manifest | None] | None = None
+        self._variants: dict[str, Assistant] = {}  # using_model's copies, one per LLM model
         self.retriever = Retriever(self.store, self.embedder, self.index_dir)
         self.refusal = RefusalConfig()
 
@@ -168,7 +169,7 @@ class Assistant:
         yield replace(answer, nearest=[] if answer.found else hits, **extra)
 
     def status(self) -> dict:
-        m = mf.load(self.index_dir)
+        m = self._read_manifest()
         return {"vault": m.vault if m else str(Path(self.settings.notes_dir).resolve()),
                 "index_dir": str(self.index_dir),
                 "notes": sum(1 for f in m.files.values() if not f.error) if m else 0,
@@ -182,14 +183,14 @@ class Assistant:
 
     def facets(self) -> Facets:
         """The tags, folders, kinds and sources a filter can choose from: what is indexed now."""
-        return facets_of(mf.load(self.index_dir))
+        return facets_of(self._read_manifest())
 
     def using_model(self, model: str) -> Assistant:
         """This assistant with another LLM model: the same settings otherwise, embedder, store and retriever.
         One per model is kept, so a session switching back and forth builds no new clients."""
         if not model or model == self.settings.llm_model:
             return self
-        variants = self.__dict__.setdefault("_variants", {})
+        variants = self._variants
         if model not in variants:
             other = Assistant(self.settings.model_copy(update={"llm_model": model}), self.embedder, self.store)
             other.retriever, other.refusal = self.retriever, self.refusal
