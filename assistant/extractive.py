@@ -223,9 +223,11 @@ class ExtractiveAnswerer:
             # the sentence next to a chosen one reads on from it and shares its citation: a lower bar
             if c.score >= floor or any(_neighbours(c, d) for d in chosen):
                 chosen.append(c)
-        if q.quantity and not any(DIGIT.search(render(c)) for c in chosen):
+        if q.quantity and not DIGIT.search(render(best)):
             # "The maximum file size depends on your plan." reads on: "For the Standard plan the limit is 5 MB. ..."
-            chosen = ([best] + _numbers_after(best, cands) + chosen[1:])[:self.max_sentences]
+            # (a number in some other note's sentence is no reason to cut the key sentence short)
+            after = _numbers_after(best, cands)
+            chosen = ([best] + after + [c for c in chosen[1:] if c not in after])[:self.max_sentences]
         if howto and not any(c.steps for c in chosen):
             floor = max(self.threshold, best.score - STEPS_REACH)
             steps = next((c for c in cands if c.steps and c.score >= floor

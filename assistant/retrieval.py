@@ -35,7 +35,7 @@ class RetrievalConfig:
     depth: int = 50  # candidates each retriever contributes to the fusion
     dense_weight: float = 1.0  # times the cosine
     lexical_weight: float = 0.5  # times BM25 over the best BM25 of the query: 1 for the best lexical match
-    per_note: int = 2  # chunks of one note in the top k before other notes get their turn
+    per_note: int = 3  # chunks of one note in the top k before other notes get their turn
 
 
 class Retriever:

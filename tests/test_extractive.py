@@ -181,6 +181,21 @@ def test_a_limit_that_depends_reads_on_to_the_numbers(answerer):
     check_citations(answer, {"FAQ.md": text})
 
 
+def test_a_number_in_another_note_does_not_cut_the_key_sentence_short(embedder):
+    """The key sentence says "it depends"; a close second from another note holds an unrelated number. The
+    numbers that answer are the ones reading on from the key sentence."""
+    faq = ("## How large can each file be?\n\nThe maximum file size depends on your Sync plan. "
+           "For the Standard plan the limit is 5 MB. For the Plus plan the limit is 200 MB per file.\n")
+    teams = ("## Limits\n\nFiles you sync in a shared vault have a size limit set by the owner's plan; "
+             "a vault allows 20 collaborators.\n")
+    answerer = ExtractiveAnswerer(embedder, spread=0.3)  # wide enough that the teams sentence is chosen too
+    answer = answerer.answer("Is there a size limit for files I sync?",
+                             [hit("FAQ.md", faq, heading="How large can each file be?"),
+                              hit("Teams.md", teams, heading="Limits")])
+    assert answer.answer.index("depends") < answer.answer.index("5 MB") < answer.answer.index("200 MB")
+    check_citations(answer, {"FAQ.md": faq, "Teams.md": teams})
+
+
 def test_a_quoted_sentence_and_a_token_in_angle_brackets_are_kept_whole(answerer):
     text = ("# Self-supervision\n\nFor example, the sentence “I love street food.” gives six training samples. "
             "Both “<bos>” and “<eos>” are special tokens that mark where a sequence begins and ends.\n")
