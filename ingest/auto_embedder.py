@@ -46,6 +46,10 @@ class AutoEmbedder:
             return
         self._inner = None  # pick again: the export is there now
 
+    def check(self) -> None:
+        """Load the model now, by embedding a few words: a model that cannot load fails before any write."""
+        self.embed(["reread checks that the embedding model loads"])
+
     @property
     def encoder(self) -> str:
         """What computes the vectors, in the index fingerprint: onnx-int8, onnx-fp32 or torch."""

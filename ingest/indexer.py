@@ -76,6 +76,8 @@ class Indexer:
             files = discover(vault, exclude=[self.index_dir, *exports])
             old = mf.load(self.index_dir)
             reason = rebuild_reason(old, self.fingerprint(), vault, full)
+            if (reason or old is None) and files:
+                self._check_model()  # before anything in the index is touched
             stale = gen.repair(self.index_dir, self.store, old)
             if reason:
                 report.messages.append(reason)
@@ -145,6 +147,21 @@ class Indexer:
         report.chunks = m.chunks
         self._publish(m)  # the swap: readers move to the new collection here
         gen.finish_rebuild(self.index_dir, self.store, old, m)
+
+    def _check_model(self) -> None:
+        """Load the tokenizer and the model before a rebuild starts: one that cannot load would otherwise fail
+        every file, and the empty rebuild would replace a good index."""
+        try:
+            self.preparer.chunker  # noqa: B018 -- built here: the tokenizer loads
+            check = getattr(self.embedder, "check", None)
+            if check is not None:
+                check()
+        except RereadError:
+            raise
+        except Exception as e:  # whatever the model's loader raises for a broken folder
+            raise ConfigError(f"REREAD_EMBED_MODEL={self.settings.embed_model!r} cannot be loaded "
+                              f"({type(e).__name__}: {' '.join(str(e).split())}); fix it in the environment or .env, "
+                              "the index is unchanged") from None
 
     def _publish(self, m: Manifest) -> None:
         gen.publish(self.index_dir, self.store, m, self._landed)

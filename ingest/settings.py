@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, v):
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("embed_model", mode="before")
+    @classmethod
+    def _model_exists(cls, v):
+        """A typo or a missing folder fails here, in one line, before `reread index` touches the index: the model
+        itself loads only once there is text to embed, long after a rebuild has started."""
+        name = v.strip() if isinstance(v, str) else v
+        if not isinstance(name, str) or name in (DEFAULT_EMBED_MODEL, f"sentence-transformers/{DEFAULT_EMBED_MODEL}"):
+            return name
+        if not name:
+            raise ValueError(f"it is empty; unset it for the bundled {DEFAULT_EMBED_MODEL} or name a model folder")
+        path = Path(name).expanduser()
+        if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+            raise ValueError(f"it is neither the bundled {DEFAULT_EMBED_MODEL} nor a sentence-transformers folder "
+                             "on disk (nothing is downloaded)")
+        return name
+
     @property
     def api_key(self) -> str | None:
         return self.openai_api_key.get_secret_value() if self.openai_api_key else None
@@ -65,5 +81,6 @@ def load_settings(**overrides) -> Settings:
         err = e.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"
         name = ENV_NAMES.get(field, f"REREAD_{field.upper()}")
-        raise ConfigError(f"{name}={err.get('input')!r} is not valid ({err['msg']}); "
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}={err.get('input')!r} is not valid ({msg}); "
                           f"fix it in the environment or .env (see .env.example)") from None

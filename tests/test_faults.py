@@ -1,0 +1,147 @@
+"""Faults around the index: a bad model setting, broken index files, a read-only folder, a full disk, an index
+from another model or format. Each ends in one line that says what is wrong and what fixes it, with the
+previous index intact and searchable, and a plain `reread index` that repairs what can be repaired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.facade import Assistant
+from ingest.errors import ConfigError
+from ingest.indexer import Indexer
+from ingest.settings import Settings, load_settings
+from tests.conftest import write_vault
+
+REREAD = str(Path(sys.executable).parent / "reread")
+QUERY = "what is quantization"
+NOTES = {
+    "notes/glossary.md": "# Glossary\n\n## Quantization\n\nQuantization reduces the precision of model weights, "
+                         "so a model needs less memory and runs faster.\n\n## Distillation\n\nA small student "
+                         "model learns to imitate a large teacher model.\n",
+    "notes/reading/herons.md": "---\ntags: [birds]\n---\n# Herons\n\nThe grey heron waits in the reeds at dawn "
+                               "and strikes at fish with its long bill.\n",
+    "notes/kitchen.md": "# Bread\n\nA sourdough loaf needs a lively starter, flour, water and salt, and a long "
+                        "cold proof overnight.\n",
+}
+
+
+def cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`reread ARGS` in a fresh process on this test's vault and index, nothing of the developer's."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
+    base.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(settings.notes_dir),
+                REREAD_INDEX_DIR=str(settings.index_dir), **env)
+    return subprocess.run([REREAD, *args], capture_output=True, text=True, env=base, cwd=settings.index_dir.parent,
+                          timeout=300)
+
+
+def one_line_error(p: subprocess.CompletedProcess, *words: str) -> str:
+    """Exit 1, nothing on stdout, one line on stderr holding every word."""
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 1 and p.stdout == "" and "Traceback" not in p.stderr, (p.returncode, p.stderr)
+    assert len(lines) == 1, p.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+def tree(index_dir: Path) -> dict[str, str]:
+    """Every file the index holds, with a hash of its bytes: equal before and after means nothing was touched."""
+    return {str(p.relative_to(index_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(index_dir.rglob("*")) if p.is_file() and p.name != "writer.lock"}
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Three short notes: cheap to embed with the real encoder (the conftest vault costs ~5 s a test)."""
+    vault = write_vault(tmp_path / "vault", NOTES)
+    return Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive", lock_timeout=0)
+
+
+@pytest.fixture
+def built(settings, embedder) -> Assistant:
+    """The small vault indexed with the real encoder."""
+    app = Assistant(settings, embedder=embedder)
+    app.index()
+    assert app.search(QUERY, 3)
+    return app
+
+
+def sources(app: Assistant) -> list[str]:
+    return [h.chunk.source for h in app.search(QUERY, 3)]
+
+
+# --- 1. a bad REREAD_EMBED_MODEL fails before anything in the index is touched -----------------------------------
+
+@pytest.mark.parametrize("model", ["all-MiniLM-L6-v3", "", "   ", "/no/such/model"],
+                         ids=["typo", "empty", "blank", "path"])
+def test_a_bad_model_setting_is_one_line(monkeypatch, model):
+    monkeypatch.setenv("REREAD_EMBED_MODEL", model)
+    with pytest.raises(ConfigError) as e:
+        load_settings()
+    assert str(e.value).startswith("REREAD_EMBED_MODEL=") and ".env" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_bundled_model_and_a_model_folder_are_accepted(tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "modules.json").write_text("[]")
+    assert Settings(embed_model="sentence-transformers/all-MiniLM-L6-v2").embed_model.endswith("L6-v2")
+    assert Settings(embed_model=f" {folder} ").embed_model == str(folder)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model", "backend"),
+                         [("all-MiniLM-L6-v3", "torch"), ("", "onnx"), ("/no/such/model", "torch")],
+                         ids=["typo-torch", "empty-onnx", "path-torch"])
+def test_reread_index_with_a_bad_model_keeps_the_old_index(built, settings, model, backend):
+    before = tree(settings.index_dir)
+    p = cli(settings, "index", "--json", REREAD_EMBED_MODEL=model, REREAD_EMBED_BACKEND=backend)
+    one_line_error(p, "REREAD_EMBED_MODEL", ".env")
+    assert tree(settings.index_dir) == before
+    assert sources(built)
+
+
+@pytest.mark.slow
+def test_after_a_bad_model_reread_search_still_answers(built, settings):
+    cli(settings, "index", REREAD_EMBED_MODEL="all-MiniLM-L6-v3", REREAD_EMBED_BACKEND="torch")
+    p = cli(settings, "search", QUERY, "-k", "1", "--json")
+    assert p.returncode == 0 and '"notes/glossary.md"' in p.stdout, p.stderr
+
+
+def test_a_model_folder_that_cannot_load_fails_before_the_rebuild(built, settings, tmp_path):
+    """A folder that looks like a model (config.json) but holds no tokenizer: every file used to fail and the
+    empty rebuild replaced the index."""
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    before, hits = tree(settings.index_dir), sources(built)
+    s = settings.model_copy(update={"embed_model": str(broken), "embed_backend": "torch"})
+    with pytest.raises(ConfigError, match="REREAD_EMBED_MODEL=.*cannot be loaded.*index is unchanged"):
+        Indexer(s).run()
+    assert tree(settings.index_dir) == before and sources(built) == hits
+
+
+class Unloadable:
+    """A model whose weights are missing: the tokenizer is fine, the model fails as it loads."""
+
+    name, encoder = "all-MiniLM-L6-v2", "torch"
+
+    def check(self) -> None:
+        raise OSError("Error no file named model.safetensors found in directory /models/mini")
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        raise AssertionError("a rebuild embedded with a model that did not load")
+
+
+def test_a_model_that_cannot_load_fails_before_the_rebuild(built, settings):
+    before, hits = tree(settings.index_dir), sources(built)
+    with pytest.raises(ConfigError, match="REREAD_EMBED_MODEL.*model.safetensors.*index is unchanged"):
+        Indexer(settings, embedder=Unloadable()).run(full=True)
+    assert tree(settings.index_dir) == before and sources(built) == hits
