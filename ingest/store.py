@@ -220,13 +220,14 @@ class ChromaStore:
 
     def query(self, name: str, vector: list[float], k: int,
               filters: Filters | None = None) -> list[tuple[Chunk, float]]:
-        """The k nearest chunks with their cosine similarity."""
+        """The k nearest chunks with their cosine similarity. A chunk another process deleted since this one
+        loaded the collection's vector index (Chroma keeps it in memory) comes back without metadata: skipped."""
         col = self._collection(name, create=False)
         got = col.query(query_embeddings=[vector], n_results=k, where=where(filters),
                         include=["documents", "metadatas", "distances"])
-        return [(chunk_from(i, d or "", m or {}), 1.0 - float(dist))
+        return [(chunk_from(i, d or "", m), 1.0 - float(dist))
                 for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
-                                         got["distances"][0], strict=True)]
+                                         got["distances"][0], strict=True) if m]
 
     def nearest_ids(self, name: str, vector: list[float], k: int) -> list[tuple[str, float]]:
         """The k nearest ids with their cosine, reading no metadata (a few ms even for k in the thousands)."""
