@@ -24,6 +24,7 @@ from ingest import lexical
 from ingest.manifest import Manifest
 from ingest.types import Chunk, Filters, Hit
 
+from . import common_words
 from .refusal import Evidence, evidence
 
 MIN_SHARE = 0.05  # a filter keeping this share of the chunks or more is applied after the vector search
@@ -65,14 +66,14 @@ class Retriever:
     def terms(self, query: str) -> list[str]:
         return self.analyzer(query)
 
-    def evidence(self, query: str, hits: list[Hit]) -> Evidence:
+    def evidence(self, query: str, hits: list[Hit], depth: int = 5) -> Evidence:
         """What the hits show for the query, for the refusal decision (refusal.py): weighed against the
         lexical generation the hits were retrieved from, so the manifest is not read again."""
         gen = self._gen[1] if self._gen is not None else None
         terms = self.terms(query)
         weights = {t: gen.idf(t) if gen is not None else 1.0 for t in terms}
         return evidence(terms, weights, hits, self.analyzer,
-                        lambda t: gen is None or gen.df(t) > 0)
+                        lambda t: gen is None or gen.df(t) > 0, depth, common_words.rarity)
 
     def retrieve(self, m: Manifest, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         cfg = self.config
