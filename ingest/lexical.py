@@ -62,7 +62,7 @@ class Generation:
     files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # source -> (kind, tags)
     tokens: list[np.ndarray] = field(default_factory=list)
     vocab: dict[str, int] = field(default_factory=dict)
-    model: object | None = None
+    scores: Scores | None = None
     _by_filters: dict = field(default_factory=dict, repr=False)  # Filters -> (mask, allowed ids), per generation
     _source_of: np.ndarray | None = field(default=None, repr=False)  # each chunk's index into _source_names
     _source_names: list[str] = field(default_factory=list, repr=False)
@@ -93,10 +93,7 @@ class Generation:
     def df(self, term: str) -> int:
         """How many chunks hold the term (the vocabulary may keep terms of chunks since removed)."""
         i = self.vocab.get(term)
-        if i is None or self.model is None:
-            return 0
-        indptr = self.model.scores["indptr"]  # type: ignore[attr-defined]
-        return int(indptr[i + 1] - indptr[i])
+        return 0 if i is None or self.scores is None else self.scores.df(i)
 
     def idf(self, term: str) -> float:
         """How rare a term is among the chunks (BM25's idf); a term no chunk holds is rarest of all."""
@@ -105,10 +102,10 @@ class Generation:
 
     def search(self, terms: list[str], k: int, filters: Filters | None = None) -> list[tuple[str, float, str]]:
         """(chunk id, BM25 score, source) of the k best chunks with a score above zero."""
-        known = [t for t in terms if t in self.vocab]
-        if self.model is None or not known or not self.ids:
+        known = [self.vocab[t] for t in terms if t in self.vocab]
+        if self.scores is None or not known or not self.ids:
             return []
-        scores = self.model.get_scores(known)  # type: ignore[attr-defined]
+        scores = self.scores.of(known)
         mask = self.mask(filters)
         if mask is not None:
             scores = scores * mask
@@ -118,10 +115,55 @@ class Generation:
         return [(self.ids[i], float(scores[i]), self.sources[i]) for i in top if scores[i] > 0]
 
 
-def _fit(tokens: list[np.ndarray], vocab: dict[str, int], k1: float = 1.5, b: float = 0.75):
-    """A bm25s model (Lucene BM25, bm25s's defaults) with its score matrix computed in a few numpy passes:
-    bm25s's own builder loops in Python per document, 2.5 s for 25,000 chunks; this takes a tenth of that."""
-    import bm25s
+@dataclass
+class Scores:
+    """bm25s's eager score matrix (CSC: per term, the chunks holding it and their precomputed BM25 scores).
+    Searches read bm25s's saved files with numpy alone: importing bm25s pulls in scipy, ~0.3 s of every
+    fresh `search` or `ask`. Scoring is bm25s's get_scores: a query's term columns summed per chunk."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    num_docs: int
+
+    FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy")
+
+    @classmethod
+    def load(cls, folder: Path) -> Scores:
+        data, indices, indptr = (np.load(folder / name) for name in cls.FILES)
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        return cls(data, indices, indptr, int(params["num_docs"]))
+
+    def df(self, term_id: int) -> int:
+        return int(self.indptr[term_id + 1] - self.indptr[term_id])
+
+    def of(self, term_ids: list[int]) -> np.ndarray:
+        """Each chunk's BM25 score for these terms (a term given twice counts twice, as in bm25s)."""
+        out = np.zeros(self.num_docs, dtype=np.float32)
+        for t in term_ids:
+            a, b = self.indptr[t], self.indptr[t + 1]
+            out[self.indices[a:b]] += self.data[a:b]  # a column names each chunk once
+        return out
+
+    def save(self, folder: Path, vocab: dict[str, int]) -> None:
+        """In bm25s's own format, by bm25s."""
+        import bm25s
+
+        model = bm25s.BM25(k1=K1, b=B)
+        model.scores = {"data": self.data, "indices": self.indices, "indptr": self.indptr,
+                        "num_docs": self.num_docs}
+        model.vocab_dict = vocab
+        model.unique_token_ids_set = set(vocab.values())
+        model.nonoccurrence_array = None
+        model.save(str(folder), show_progress=False)
+
+
+K1, B = 1.5, 0.75  # bm25s's defaults (Lucene BM25)
+
+
+def _fit(tokens: list[np.ndarray], vocab: dict[str, int], k1: float = K1, b: float = B) -> Scores:
+    """The score matrix computed in a few numpy passes: bm25s's own builder loops in Python per document,
+    2.5 s for 25,000 chunks; this takes a tenth of that."""
     import scipy.sparse as sp
 
     n, v = len(tokens), len(vocab)
@@ -134,12 +176,7 @@ def _fit(tokens: list[np.ndarray], vocab: dict[str, int], k1: float = 1.5, b: fl
     norm = k1 * ((1 - b) + b * lengths / max(lengths.mean(), 1e-9))
     scores = (idf[terms] * tf / (norm[docs] + tf)).astype(np.float32)
     m = sp.csc_matrix((scores, (docs, terms)), shape=(n, v))
-    model = bm25s.BM25(k1=k1, b=b)
-    model.scores = {"data": m.data, "indices": m.indices, "indptr": m.indptr, "num_docs": n}
-    model.vocab_dict = vocab
-    model.unique_token_ids_set = set(vocab.values())
-    model.nonoccurrence_array = None
-    return model
+    return Scores(m.data, m.indices, m.indptr, n)
 
 
 def build(previous: Generation | None, keep: Iterable[str], added: list[Doc], analyzer: Analyzer,
@@ -161,7 +198,7 @@ def build(previous: Generation | None, keep: Iterable[str], added: list[Doc], an
         gen.tokens.append(np.asarray(ids, dtype=np.int32))
     if gen.ids:
         gen.vocab.setdefault("", len(gen.vocab))  # bm25s wants an empty token to give empty chunks a row
-        gen.model = _fit(gen.tokens, gen.vocab)
+        gen.scores = _fit(gen.tokens, gen.vocab)
     return gen
 
 
@@ -177,8 +214,8 @@ def save(index_dir: Path, name: str, gen: Generation) -> None:
     meta = {"ids": gen.ids, "sources": gen.sources, "files": gen.files,
             "vocab": sorted(gen.vocab, key=gen.vocab.__getitem__)}
     (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    if gen.model is not None:
-        gen.model.save(str(tmp / "bm25"), show_progress=False)  # type: ignore[attr-defined]
+    if gen.scores is not None:
+        gen.scores.save(tmp / "bm25", gen.vocab)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
 
@@ -194,9 +231,7 @@ def load(index_dir: Path, name: str, with_tokens: bool = False) -> Generation:
         flat, lengths = np.load(folder / "tokens.npy"), np.load(folder / "lengths.npy")
         gen.tokens = np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
     if gen.ids:
-        import bm25s
-
-        gen.model = bm25s.BM25.load(str(folder / "bm25"), mmap=False, show_progress=False)
+        gen.scores = Scores.load(folder / "bm25")
     return gen
 
 

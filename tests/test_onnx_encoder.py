@@ -20,7 +20,7 @@ from tests.conftest import ROOT, SAMPLE_NOTES, default_chunker, write_vault
 
 MODEL = "all-MiniLM-L6-v2"
 REREAD = str(Path(sys.executable).parent / "reread")
-HEAVY = {"torch", "sentence_transformers", "transformers", "sklearn", "pandas"}
+HEAVY = {"torch", "sentence_transformers", "transformers", "sklearn", "pandas", "scipy", "bm25s"}  # bm25s pulls in scipy
 
 
 @pytest.fixture(scope="session")

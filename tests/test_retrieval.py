@@ -215,7 +215,9 @@ def test_an_index_remembers_its_vault(tmp_path):
     assert bad.returncode == 2 and "colour" in bad.stderr and not bad.stdout
 
 
-def test_the_fast_bm25_matrix_scores_as_bm25s_builds_it():
+def test_the_fast_bm25_matrix_scores_as_bm25s_builds_it_and_reads_back_without_bm25s(tmp_path):
+    """Built with numpy, saved by bm25s, read back by numpy alone (a search must not import scipy): the
+    scores are bm25s's own, and bm25s loads the saved files too."""
     import random
 
     import bm25s
@@ -228,8 +230,14 @@ def test_the_fast_bm25_matrix_scores_as_bm25s_builds_it():
     theirs = bm25s.BM25()
     theirs.index(bm25s.tokenization.Tokenized(ids=[t.tolist() for t in tokens], vocab=dict(vocab)),
                  show_progress=False)
+    ours.save(tmp_path / "bm25", vocab)
+    read = lexical.Scores.load(tmp_path / "bm25")
+    loaded = bm25s.BM25.load(str(tmp_path / "bm25"))
     for q in (["w1", "w2"], ["w7"], ["w3", "w3", "w39"]):
-        assert np.allclose(ours.get_scores(q), theirs.get_scores(q), atol=1e-5)
+        expected = theirs.get_scores(q)
+        assert np.allclose(ours.of([vocab[t] for t in q]), expected, atol=1e-5)
+        assert np.allclose(read.of([vocab[t] for t in q]), expected, atol=1e-5)
+        assert np.allclose(loaded.get_scores(q), expected, atol=1e-5)
 
 
 def test_exported_answers_in_the_vault_are_not_indexed_unless_asked(tmp_path, fake_embedder):
