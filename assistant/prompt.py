@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from ingest.types import Hit
@@ -19,16 +20,31 @@ MESSAGE_OVERHEAD = 4  # tokens a chat API adds per message (role, separators)
 TAGS = ("source", "conversation", "turn", "question")  # every tag our prompts write; note text opens none
 
 
-def _folded(word: str) -> str:
-    """A letter class per character that also matches its fullwidth form (ｓｏｕｒｃｅ reads as source)."""
-    return "".join(f"[{c}{chr(ord(c) - ord('a') + 0xFF41)}]" for c in word)
+# Anything a model might read as "<" (ASCII, fullwidth, small, angle brackets and quotes, lookalikes)...
+OPENERS = "<\uff1c\ufe64\u2329\u3008\u27e8\u2039\u00ab\u300a\u02c2\u276e\u276c\u29fc\u1438\u227a\u226e"
+_OPENER = re.compile(f"[{OPENERS}]")
+# ...then, once folded (NFKC turns fullwidth and math letters into ASCII, casefold any case), with spaces, slashes,
+# invisible and combining characters dropped and Cyrillic or Greek lookalike letters read as Latin, a tag name.
+_DROPPED = {"Mn", "Me", "Cf", "Cc", "Zs", "Zl", "Zp"}  # combining marks, format (zero-width, bidi), controls, spaces
+_FILLERS = set("/\\\u2215\u2044\u29f8\u3164\u115f\u1160\uffa0")  # slashes and Hangul fillers (blank letters)
+_LOOKALIKE = str.maketrans("\u0430\u0441\u0435\u0456\u043e\u0440\u0455\u0442\u0443\u0445\u051b\u03bf\u03c5\u03bd"
+                           "\u03b1\u03b9\u03c4\u0578\u057d\u0261\u0269\u0131\u1d04\u1d0f\u1d1b\u1d1c\u1d20"
+                           "\u0281\u0274\ua731\u0251\u0433",
+                           "aceiopstyxqouvaitnugiicotuvrnsar")
+_LOOK_AHEAD = 48  # characters after an opener worth folding: a tag name with room for padding between letters
 
 
-# "<", fullwidth and small less-than signs and angle brackets, then spaces, newlines or invisible characters,
-# an optional slash (or a lookalike), more of the same, and one of our tag names, in any case.
-_LT = "<\uff1c\ufe64\u2329\u3008\u27e8"
-_GAP = r"[\s\u00ad\u200b-\u200f\u2060\ufeff]*"
-TAG = re.compile(f"[{_LT}]({_GAP}[/\uff0f\u2215\u2044\\\\]?{_GAP}(?:{'|'.join(_folded(t) for t in TAGS)}))", re.I)
+def _folded(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_LOOKALIKE)
+    return "".join(c for c in text if c not in _FILLERS and unicodedata.category(c) not in _DROPPED)
+
+
+def tag_openings(text: str) -> list[int]:
+    """Where note text would open or close one of our blocks: each opener that, read the way a model might read
+    it, spells "<source", "</ SOURCE", "＜/ѕоurсе" and the like. An opener's character is all fence() replaces."""
+    return [m.start() for m in _OPENER.finditer(text)
+            if _folded(text[m.end():m.end() + _LOOK_AHEAD]).startswith(TAGS)]
+
 
 SYSTEM = """You answer questions about the user's reading notes using only the numbered sources given.
 Rules:
@@ -60,7 +76,11 @@ def estimate_tokens(text: str) -> int:
 
 def fence(text: str) -> str:
     """Note text cannot open or close one of our blocks, and its own "[2]" cannot pose as a citation."""
-    return escape_markers(TAG.sub(r"&lt;\1", text))
+    parts, pos = [], 0
+    for at in tag_openings(text):
+        parts += [text[pos:at], "&lt;"]
+        pos = at + 1
+    return escape_markers("".join(parts) + text[pos:])
 
 
 def _source(n: int, hit: Hit, text: str | None = None) -> str:
