@@ -30,6 +30,15 @@ class IndexMismatch(RereadError):
     """The index was built differently (model, format) than the settings ask for."""
 
 
+class IndexDamaged(IndexMismatch):
+    """A file of the index is unreadable or missing. The index is derived data: `reread index` rebuilds it."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path} {problem}; run `reread index` to rebuild it")
+        self.path = path
+        self.problem = problem
+
+
 class BackendUnreachable(RereadError):
     """The LLM server did not answer."""
 

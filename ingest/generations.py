@@ -11,6 +11,7 @@ of its own, named by the manifest (lexical.py).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -24,6 +25,56 @@ from .types import Chunk
 def new_tag() -> str:
     """A generation's name: the time, to the microsecond."""
     return dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A part of the index found unreadable or missing, and what a run does about it."""
+
+    path: str
+    problem: str
+    rebuild: bool  # the manifest or the vectors are lost: the index is rebuilt; else the lexical side is rewritten
+    wipe: bool = False  # the vector store cannot be opened: it is removed before the rebuild
+
+    @property
+    def warning(self) -> dict[str, str]:
+        done = "the index was rebuilt from the vault" if self.rebuild else "it was written again from the vectors"
+        return {"source": self.path, "warning": f"{self.problem}: {done}"}
+
+
+def inspect(index_dir: Path, store: IndexStore, m: Manifest) -> Damage | None:
+    """What a plain run must repair besides the vault's changes: a missing or unreadable vector store, or a
+    lexical generation that is missing or not as it was written. Stats and one SQLite query: no chromadb."""
+    damage = getattr(store, "damage", None)
+    problem, unreadable = damage(m.collection) if damage is not None else ("", False)
+    if problem:
+        return Damage(str(getattr(store, "location", "the vector store")), problem, rebuild=True, wipe=unreadable)
+    if not m.lexical:
+        return None
+    folder = index_dir / lexical.DIR / m.lexical
+    sizes = lexical_sizes(folder)
+    if not sizes:
+        return Damage(str(folder), "is missing", rebuild=False)
+    if not m.lexical_sizes:  # written before sizes were recorded: read it once, then record them
+        try:
+            lexical.load(index_dir, m.lexical)
+        except Exception as e:  # whatever numpy, json or bm25s raise for damaged bytes
+            why = f"{type(e).__name__}: {' '.join(str(e).split())}"
+            return Damage(str(folder), f"is unreadable ({why})", rebuild=False)
+        m.lexical_sizes = sizes
+        mf.save(index_dir, m)
+        return None
+    changed = sorted(k for k in m.lexical_sizes.keys() | sizes.keys() if sizes.get(k) != m.lexical_sizes.get(k))
+    if changed:
+        return Damage(str(folder), f"was changed since it was written ({', '.join(changed)})", rebuild=False)
+    return None
+
+
+def lexical_sizes(folder: Path) -> dict[str, int]:
+    """Each file of a lexical generation with its size, by path inside the folder."""
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def repair(index_dir: Path, store: IndexStore, old: Manifest | None) -> bool:
@@ -77,12 +128,15 @@ def publish(index_dir: Path, store: IndexStore, m: Manifest, landed: list[Chunk]
     """Stamp the manifest, write the lexical generation that matches it, then save it: readers move here."""
     m.last_indexed = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     m.lexical = lexical.refresh(index_dir, m, landed, lambda ids: store.get(m.collection, ids), new_tag())
+    m.lexical_sizes = lexical_sizes(index_dir / lexical.DIR / m.lexical)
     mf.save(index_dir, m)
     lexical.prune(index_dir, m.lexical)
 
 
 def finish_rebuild(index_dir: Path, store: IndexStore, old: Manifest | None, m: Manifest) -> None:
-    """After the swap: the replaced collection goes, then the marker (last, so a crash before it still cleans)."""
-    if old is not None and old.collection != m.collection:
-        store.drop(old.collection)
+    """After the swap: the replaced collection goes (and any other, when the old manifest was unreadable), then
+    the marker (last, so a crash before it still cleans)."""
+    for name in store.names() if old is None else [old.collection]:
+        if name != m.collection:
+            store.drop(name)
     (index_dir / mf.BUILDING).unlink(missing_ok=True)

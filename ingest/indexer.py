@@ -16,7 +16,7 @@ from . import manifest as mf
 from .auto_embedder import AutoEmbedder
 from .chunker import Chunker
 from .discover import SourceFile, discover
-from .errors import ConfigError, RereadError
+from .errors import ConfigError, IndexDamaged, RereadError
 from .lock import WriterLock
 from .manifest import Manifest
 from .plan import FileJob, fingerprint, make_plan, rebuild_reason
@@ -74,10 +74,18 @@ class Indexer:
                 prepare(self.log)
             exports = [] if self.settings.index_exports else [vault / self.settings.export_folder]
             files = discover(vault, exclude=[self.index_dir, *exports])
-            old = mf.load(self.index_dir)
+            old, damage = self._inspect()
+            if damage is not None and damage.rebuild:
+                old = None  # nothing to keep: rebuilt as a first run would build it
             reason = rebuild_reason(old, self.fingerprint(), vault, full)
             if (reason or old is None) and files:
                 self._check_model()  # before anything in the index is touched
+            if damage is not None:
+                self._note(report, damage)
+                if damage.wipe:
+                    self.store.wipe()
+                elif old is not None:
+                    old.lexical = ""  # written again from the stored chunks by this run's publish
             stale = gen.repair(self.index_dir, self.store, old)
             if reason:
                 report.messages.append(reason)
@@ -90,6 +98,21 @@ class Indexer:
                 self.store.compact()  # pages Chroma's write-ahead log freed
         report.seconds = perf_counter() - t0
         return report
+
+    def _inspect(self) -> tuple[Manifest | None, gen.Damage | None]:
+        """The manifest, and what is damaged in the index: an unreadable manifest means a rebuild (the index is
+        derived data), as do lost vectors; a damaged lexical generation is written again from the vectors."""
+        try:
+            old = mf.load(self.index_dir)
+        except IndexDamaged as e:
+            return None, gen.Damage(e.path, e.problem, rebuild=True)
+        return old, gen.inspect(self.index_dir, self.store, old) if old is not None else None
+
+    def _note(self, report: IndexReport, damage: gen.Damage) -> None:
+        """A repair is a warning in the report (one line, naming the file) and a line on the log."""
+        report.warnings.append(damage.warning)
+        report.messages.append(f"{damage.path} {damage.warning['warning']}")
+        self.log(f"{damage.path} {damage.problem}: repairing it")
 
     def _remembered_vault(self) -> str | None:
         """With neither --vault nor REREAD_NOTES_DIR given, an index keeps the vault it was built from."""

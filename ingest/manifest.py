@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import IndexMismatch
+from .errors import IndexDamaged
 
 FORMAT = 2  # 2: lexical generations, tags per file, vectors keyed on the embedded text
 MANIFEST = "manifest.json"
@@ -38,6 +38,7 @@ class Manifest:
     last_indexed: str = ""
     format: int = FORMAT
     lexical: str = ""  # the lexical generation folder that matches these files (lexical.py)
+    lexical_sizes: dict[str, int] = field(default_factory=dict)  # its files' sizes: a damaged one is seen by a stat
 
     @property
     def chunks(self) -> int:
@@ -46,14 +47,17 @@ class Manifest:
     def to_json(self) -> dict:
         return {"format": self.format, "fingerprint": self.fingerprint, "vault": self.vault,
                 "collection": self.collection, "last_indexed": self.last_indexed, "lexical": self.lexical,
+                "lexical_sizes": self.lexical_sizes,
                 "files": {k: asdict(v) for k, v in sorted(self.files.items())}}
 
     @classmethod
     def from_json(cls, data: dict) -> Manifest:
+        if not (isinstance(data.get("fingerprint"), dict) and isinstance(data.get("files", {}), dict)):
+            raise TypeError("fingerprint and files must be objects")
         return cls(fingerprint=data["fingerprint"], vault=data["vault"], collection=data["collection"],
                    files={k: FileEntry(**v) for k, v in data.get("files", {}).items()},
                    last_indexed=data.get("last_indexed", ""), format=data.get("format", 0),
-                   lexical=data.get("lexical", ""))
+                   lexical=data.get("lexical", ""), lexical_sizes=dict(data.get("lexical_sizes", {})))
 
 
 def load(index_dir: Path, name: str = MANIFEST) -> Manifest | None:
@@ -62,12 +66,16 @@ def load(index_dir: Path, name: str = MANIFEST) -> Manifest | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as e:
-        raise IndexMismatch(f"{path} is unreadable ({e}); run `reread index --full` to rebuild") from None
+    except (OSError, ValueError) as e:  # truncated, not JSON, not UTF-8, a folder
+        raise IndexDamaged(str(path), f"is unreadable ({_one_line(e)})") from None
     try:
         return Manifest.from_json(data)
-    except (KeyError, TypeError) as e:
-        raise IndexMismatch(f"{path} has an unknown layout ({e}); run `reread index --full`") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise IndexDamaged(str(path), f"has an unknown layout ({type(e).__name__}: {_one_line(e)})") from None
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
 
 
 def save(index_dir: Path, manifest: Manifest, name: str = MANIFEST) -> None:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexMismatch, RereadError
+from .errors import IndexDamaged, IndexMismatch, RereadError
 from .types import Chunk, Filters
 
 PREFIX = "reread"
@@ -109,9 +109,46 @@ class ChromaStore:
                 if self.host:
                     raise RereadError(f"cannot reach the Chroma server at {self.host}:{self.port} ({e}); start it "
                                       "(chroma run) or fix REREAD_CHROMA_HOST/REREAD_CHROMA_PORT") from None
-                raise RereadError(f"cannot open {self.index_dir / 'chroma'} ({e}); "
-                                  "run `reread index --full` to rebuild it") from None
+                raise IndexDamaged(str(self.location), f"cannot be opened ({' '.join(str(e).split())})") from None
         return self._client
+
+    @property
+    def location(self) -> str:
+        """Where the vectors are, for messages: the embedded store's folder or the server."""
+        return f"the Chroma server at {self.host}:{self.port}" if self.host else str(self.index_dir / "chroma")
+
+    def damage(self, name: str) -> tuple[str, bool]:
+        """What is wrong with the embedded store ("" when it looks whole) and whether it cannot be opened at all,
+        read with sqlite3 and no chromadb, so a no-change run stays light. A server keeps its own data: not
+        inspected."""
+        if self.host:
+            return "", False
+        import sqlite3
+
+        db = self.index_dir / "chroma" / "chroma.sqlite3"
+        if not db.is_file():
+            return "is missing", False
+        try:
+            con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=2)
+            try:
+                found = con.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone()
+            finally:
+                con.close()
+        except sqlite3.OperationalError:  # busy, or a layout this Chroma does not have: let Chroma judge
+            return "", False
+        except sqlite3.DatabaseError as e:  # not a database, or a malformed one
+            return f"is unreadable ({e})", True
+        return ("", False) if found else (f"has lost the index's vectors ({name})", False)
+
+    def wipe(self) -> None:
+        """Remove an embedded store that cannot be opened, so a rebuild starts a new one."""
+        if self.host:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()  # any client of this process on the old files
+        self._client = None
+        shutil.rmtree(self.index_dir / "chroma", ignore_errors=True)
 
     def reopen(self) -> None:
         """Forget cached state: a long-lived reader must reopen to see what another process wrote
@@ -133,7 +170,7 @@ class ChromaStore:
             return client.get_collection(name, embedding_function=None)
         except Exception:  # chromadb raises NotFoundError or ValueError depending on the client
             raise CollectionMissing(f"the index's vectors ({name}) are missing from the store; "
-                                    "run `reread index --full` to rebuild") from None
+                                    "run `reread index` to rebuild them") from None
 
     def add(self, name: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
         """Upsert: re-adding after a crash neither fails nor doubles."""

@@ -6,7 +6,9 @@ previous index intact and searchable, and a plain `reread index` that repairs wh
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from assistant.facade import Assistant
-from ingest.errors import ConfigError
+from ingest import manifest as mf
+from ingest.errors import ConfigError, IndexDamaged, IndexMismatch
 from ingest.indexer import Indexer
 from ingest.settings import Settings, load_settings
 from tests.conftest import write_vault
@@ -71,6 +74,28 @@ def built(settings, embedder) -> Assistant:
     app.index()
     assert app.search(QUERY, 3)
     return app
+
+
+class Counting:
+    """The real embedder, recording what it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.texts = inner, inner.name, []
+
+    @property
+    def encoder(self) -> str:
+        return self.inner.encoder
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        self.texts += texts
+        return self.inner.embed(texts)
+
+
+def forget_open_stores() -> None:
+    """What a new process would see: Chroma keeps each opened store per process (files already deleted too)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
 
 
 def sources(app: Assistant) -> list[str]:
@@ -145,3 +170,96 @@ def test_a_model_that_cannot_load_fails_before_the_rebuild(built, settings):
     with pytest.raises(ConfigError, match="REREAD_EMBED_MODEL.*model.safetensors.*index is unchanged"):
         Indexer(settings, embedder=Unloadable()).run(full=True)
     assert tree(settings.index_dir) == before and sources(built) == hits
+
+
+# --- 2. broken index files: a plain `reread index` repairs them; readers say what is wrong in one line ----------
+
+MANIFESTS = {"truncated": None, "not-json": b"\x00\xffgarbage", "empty": b"", "a-list": b"[]", "no-keys": b"{}",
+             "files-a-list": b'{"fingerprint": {}, "vault": "v", "collection": "c", "files": []}'}
+
+
+def damage_manifest(index_dir: Path, how: str) -> None:
+    path = index_dir / mf.MANIFEST
+    data = MANIFESTS[how]
+    path.write_bytes(path.read_bytes()[:300] if data is None else data)
+
+
+@pytest.mark.parametrize("how", list(MANIFESTS))
+def test_a_broken_manifest_is_one_line_for_readers_and_rebuilt_by_a_plain_index(built, settings, embedder, how):
+    damage_manifest(settings.index_dir, how)
+    reader = Assistant(settings, embedder=embedder)
+    with pytest.raises(IndexDamaged) as e:
+        reader.search(QUERY)
+    message = str(e.value)
+    assert "manifest.json" in message and "`reread index`" in message and "--full" not in message
+    assert "\n" not in message
+
+    report = Assistant(settings, embedder=embedder).index()
+    assert [w["source"] for w in report.warnings] == [str(settings.index_dir.resolve() / mf.MANIFEST)]
+    assert "rebuilt" in report.warnings[0]["warning"] and report.added == len(NOTES) and not report.failed
+    app = Assistant(settings, embedder=embedder)
+    assert sources(app)[0] == "notes/glossary.md"
+    m = app.manifest()
+    assert app.store.names() == [m.collection], "the unreadable manifest's collection was left behind"
+
+
+def test_lost_vectors_are_rebuilt(built, settings, embedder):
+    shutil.rmtree(settings.index_dir / "chroma")
+    forget_open_stores()
+    with pytest.raises(IndexMismatch, match="reread index`"):
+        Assistant(settings, embedder=embedder).search(QUERY)
+    report = Assistant(settings, embedder=embedder).index()
+    assert report.warnings[0]["source"].endswith("chroma") and report.added == len(NOTES)
+    assert sources(Assistant(settings, embedder=embedder))[0] == "notes/glossary.md"
+
+
+def test_a_vector_store_that_is_not_a_database_is_rebuilt(built, settings, embedder):
+    (settings.index_dir / "chroma" / "chroma.sqlite3").write_bytes(b"garbage" * 100)
+    forget_open_stores()
+    with pytest.raises(IndexDamaged, match="chroma cannot be opened.*`reread index`"):
+        Assistant(settings, embedder=embedder).search(QUERY)
+    report = Assistant(settings, embedder=embedder).index()
+    assert "is unreadable" in report.warnings[0]["warning"] and report.added == len(NOTES)
+    assert sources(Assistant(settings, embedder=embedder))[0] == "notes/glossary.md"
+
+
+@pytest.mark.parametrize("how", ["garbage-meta", "garbage-bm25", "missing"])
+def test_a_damaged_lexical_generation_is_written_again_from_the_vectors(built, settings, embedder, how):
+    folder = settings.index_dir / "lexical" / built.manifest().lexical
+    if how == "missing":
+        shutil.rmtree(folder)
+    else:
+        target = folder / "meta.json" if how == "garbage-meta" else next((folder / "bm25").glob("*.json"))
+        target.write_text("garbage")
+    counting = Counting(embedder)
+    report = Assistant(settings, embedder=counting).index()
+    assert report.warnings == [{"source": str(folder), "warning": report.warnings[0]["warning"]}]
+    assert "written again" in report.warnings[0]["warning"] and report.unchanged == len(NOTES)
+    assert counting.texts == [], "a lexical repair re-embedded chunks"
+    app = Assistant(settings, embedder=embedder)
+    assert sources(app)[0] == "notes/glossary.md" and app.search("sourdough starter", 1)[0].lexical > 0
+    assert Assistant(settings, embedder=embedder).index().warnings == []
+
+
+def test_an_older_manifest_without_lexical_sizes_is_checked_once(built, settings, embedder):
+    path = settings.index_dir / mf.MANIFEST
+    m = mf.load(settings.index_dir)
+    m.lexical_sizes = {}
+    mf.save(settings.index_dir, m)
+    (settings.index_dir / "lexical" / m.lexical / "meta.json").write_text("{")
+    report = Assistant(settings, embedder=embedder).index()
+    assert "is unreadable (JSONDecodeError" in report.warnings[0]["warning"]
+    assert mf.load(settings.index_dir).lexical_sizes and path.exists()
+
+
+@pytest.mark.slow
+def test_story_a_truncated_manifest_from_the_command_line(built, settings):
+    damage_manifest(settings.index_dir, "truncated")
+    for args in (["search", QUERY], ["ask", QUERY], ["status", "--json"]):
+        one_line_error(cli(settings, *args), "manifest.json", "`reread index`")
+    p = cli(settings, "index", "--json")
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["warnings"][0]["source"].endswith("manifest.json") and report["added"] == len(NOTES)
+    p = cli(settings, "search", QUERY, "-k", "1", "--json")
+    assert p.returncode == 0 and '"notes/glossary.md"' in p.stdout, p.stderr
