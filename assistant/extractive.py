@@ -54,6 +54,9 @@ INSTRUCTION = re.compile(r"(?:to\s[^,.:;]{3,80},\s*)?(?:then\s+)?(?:open|select|
                          r"|tap|go\s+to|navigate|right-click|double-click|use\s+the)\b", re.I)
 STEPS_LEAD = re.compile(r"^to\s|\b(?:steps?|ways?|methods?|follow(?:ing)?|either)\b", re.I)
 ALTERNATIVE = re.compile(r"(?:you\s+can\s+also|or|alternatively|also)\b", re.I)
+# a sentence that leans on the one before it ("This configuration is written in Ruby.", "Without this, no one
+# can legally use it."): read with its predecessor, it often holds the fact the predecessor only sets up
+LEANS_BACK = re.compile(r"^\W*(?:(?:\w+\s+){0,2}(?:this|these|those)\b|(?:it|they|such|that)\s)", re.I)
 CONTEXT_WEIGHT, CONTEXT_FLOOR = 0.3, 0.45
 HOWTO_BONUS = 0.1  # a how-to question prefers steps and instructions
 NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one may score
@@ -223,6 +226,10 @@ class ExtractiveAnswerer:
             # the sentence next to a chosen one reads on from it and shares its citation: a lower bar
             if c.score >= floor or any(_neighbours(c, d) for d in chosen):
                 chosen.append(c)
+        for c in list(chosen[:1]):  # the key sentence's own continuation outranks the sentences after it
+            after = _leaning_on(c, cands)
+            if after is not None and after not in chosen:
+                chosen = (chosen[:1] + [after] + chosen[1:])[:self.max_sentences]
         if q.quantity and not DIGIT.search(render(best)):
             # "The maximum file size depends on your plan." reads on: "For the Standard plan the limit is 5 MB. ..."
             # (a number in some other note's sentence is no reason to cut the key sentence short)
@@ -292,6 +299,16 @@ class ExtractiveAnswerer:
         for p in parts[1:]:
             out += ("\n" if "\n" in out or "\n" in p else " ") + p  # lists keep their own lines
         return Answer(question, out, cits, self.name, True)
+
+
+def _leaning_on(first: Candidate, cands: list[Candidate]) -> Candidate | None:
+    """The sentence right after `first` in its passage, if it leans back on it."""
+    chunk = first.hit.chunk
+    nxt = min((c for c in cands if c.hit.chunk.id == chunk.id and c.start >= first.end and not c.steps),
+              key=lambda c: c.start, default=None)
+    if nxt is None or not follows(chunk, first.end, nxt.start) or not LEANS_BACK.search(render(nxt)):
+        return None
+    return nxt
 
 
 def _numbers_after(first: Candidate, cands: list[Candidate], most: int = 2) -> list[Candidate]:

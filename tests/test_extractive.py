@@ -196,6 +196,20 @@ def test_a_number_in_another_note_does_not_cut_the_key_sentence_short(embedder):
     check_citations(answer, {"FAQ.md": faq, "Teams.md": teams})
 
 
+def test_a_sentence_that_leans_on_the_key_sentence_comes_with_it(answerer):
+    """"This configuration is written in Ruby." holds the fact; read alone it would make no sense, so it
+    is taken with the sentence it leans on, ahead of sentences from elsewhere."""
+    text = ("## Vagrant\n\nWith Vagrant, users define a virtual machine in a configuration language stored in a "
+            "Vagrantfile. This configuration is written in the Ruby programming language. Vagrant has no "
+            "hypervisor of its own.\n")
+    other = "## YAML\n\nYAML is a configuration language that many projects use for their settings files.\n"
+    answer = answerer.answer("What programming language is a Vagrantfile in?",
+                             [hit("VM.md", text, heading="Vagrant"), hit("YAML.md", other, rank=2, score=0.4)])
+    assert "Ruby" in answer.answer
+    assert answer.answer.index("Vagrantfile.") < answer.answer.index("Ruby")
+    check_citations(answer, {"VM.md": text, "YAML.md": other})
+
+
 def test_a_quoted_sentence_and_a_token_in_angle_brackets_are_kept_whole(answerer):
     text = ("# Self-supervision\n\nFor example, the sentence “I love street food.” gives six training samples. "
             "Both “<bos>” and “<eos>” are special tokens that mark where a sequence begins and ends.\n")
