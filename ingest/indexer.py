@@ -17,7 +17,7 @@ from .auto_embedder import AutoEmbedder
 from .chunker import Chunker
 from .discover import SourceFile, discover
 from .errors import ConfigError, IndexDamaged, RereadError
-from .lock import WriterLock
+from .lock import ReadOnlyIndex, WriterLock, read_only_part
 from .manifest import Manifest
 from .plan import FileJob, fingerprint, make_plan, rebuild_reason
 from .prepare import Prepared, Preparer
@@ -69,6 +69,9 @@ class Indexer:
         # CPU than one thread (200 generated notes: 1.15 -> 0.82 CPU-s chunking); the same word pieces either way
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         with WriterLock(self.index_dir, self.settings.lock_timeout):
+            read_only = read_only_part(self.index_dir)
+            if read_only is not None:  # refused before anything is written, not with SQLite's error midway
+                raise ReadOnlyIndex(self.index_dir, read_only)
             prepare = getattr(self.embedder, "prepare", None)
             if prepare is not None:  # the ONNX export, made once if missing: before the fingerprint names it
                 prepare(self.log)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import weakref
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
 from .errors import IndexDamaged, IndexMismatch, RereadError
+from .lock import ReadOnlyIndex, private_copy, writable_store
 from .types import Chunk, Filters
+from .vectors import embed_hash
 
 PREFIX = "reread"
 TEXT = "text"  # the metadata key of a chunk's display text
@@ -46,11 +50,6 @@ def _flat(chunk: Chunk) -> dict[str, Any]:
     if m.get("highlights"):
         meta["highlights"] = json.dumps(m["highlights"], ensure_ascii=False)
     return meta
-
-
-def embed_hash(embed_text: str) -> str:
-    """The key of a stored vector: what the model read, so a changed header (a renamed title) re-embeds."""
-    return hashlib.sha256(embed_text.encode()).hexdigest()[:16]
 
 
 def _text(document: str | None, meta: dict[str, Any] | None) -> str:
@@ -91,6 +90,7 @@ class ChromaStore:
         self.host, self.port = host, port
         self.prefix = f"{PREFIX}-{hashlib.sha1(str(self.index_dir.resolve()).encode()).hexdigest()[:10]}"
         self._client = None
+        self._copy: Path | None = None  # the private copy a read-only store is read from
 
     @property
     def client(self):
@@ -104,7 +104,7 @@ class ChromaStore:
                     self._client = chromadb.HttpClient(host=self.host, port=self.port, settings=cfg)
                     self._client.heartbeat()
                 else:
-                    self._client = chromadb.PersistentClient(path=str(self.index_dir / "chroma"), settings=cfg)
+                    self._client = chromadb.PersistentClient(path=self._path(), settings=cfg)
             except Exception as e:  # chromadb raises plain ValueError/ConnectionError variants
                 if self.host:
                     raise RereadError(f"cannot reach the Chroma server at {self.host}:{self.port} ({e}); start it "
@@ -112,15 +112,28 @@ class ChromaStore:
                 raise IndexDamaged(str(self.location), f"cannot be opened ({' '.join(str(e).split())})") from None
         return self._client
 
+    def _path(self) -> str:
+        """A read-only store (a backup, a read-only mount, another user's index) is read from a private copy:
+        Chroma writes to its database even to open it. The copy goes on reopen."""
+        folder = self.index_dir / "chroma"
+        if writable_store(folder):
+            return str(folder)
+        self._copy = private_copy(folder)
+        weakref.finalize(self, shutil.rmtree, self._copy.parent, True)
+        return str(self._copy)
+
+    def _writing(self) -> None:
+        if self._copy is not None:  # never write to the private copy of a read-only store: it would be lost
+            raise ReadOnlyIndex(self.index_dir, self.index_dir / "chroma")
+
     @property
     def location(self) -> str:
         """Where the vectors are, for messages: the embedded store's folder or the server."""
         return f"the Chroma server at {self.host}:{self.port}" if self.host else str(self.index_dir / "chroma")
 
     def damage(self, name: str) -> tuple[str, bool]:
-        """What is wrong with the embedded store ("" when it looks whole) and whether it cannot be opened at all,
-        read with sqlite3 and no chromadb, so a no-change run stays light. A server keeps its own data: not
-        inspected."""
+        """What is wrong with the embedded store ("" when it looks whole), and whether it cannot be opened at all;
+        read with sqlite3, no chromadb, so a no-change run stays light. A server keeps its own data: not inspected."""
         if self.host:
             return "", False
         import sqlite3
@@ -129,11 +142,8 @@ class ChromaStore:
         if not db.is_file():
             return "is missing", False
         try:
-            con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=2)
-            try:
+            with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=2)) as con:
                 found = con.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone()
-            finally:
-                con.close()
         except sqlite3.OperationalError:  # busy, or a layout this Chroma does not have: let Chroma judge
             return "", False
         except sqlite3.DatabaseError as e:  # not a database, or a malformed one
@@ -142,22 +152,21 @@ class ChromaStore:
 
     def wipe(self) -> None:
         """Remove an embedded store that cannot be opened, so a rebuild starts a new one."""
-        if self.host:
-            return
-        from chromadb.api.shared_system_client import SharedSystemClient
+        if not self.host:
+            self.reopen(every=True)  # any client of this process on the old files
+            shutil.rmtree(self.index_dir / "chroma", ignore_errors=True)
 
-        SharedSystemClient.clear_system_cache()  # any client of this process on the old files
-        self._client = None
-        shutil.rmtree(self.index_dir / "chroma", ignore_errors=True)
-
-    def reopen(self) -> None:
+    def reopen(self, every: bool = False) -> None:
         """Forget cached state: a long-lived reader must reopen to see what another process wrote
         (Chroma keeps each collection's vector index in memory, per process)."""
-        if self._client is not None and not self.host:
+        if (self._client is not None or every) and not self.host:
             from chromadb.api.shared_system_client import SharedSystemClient
 
             SharedSystemClient.clear_system_cache()
         self._client = None
+        if self._copy is not None:
+            shutil.rmtree(self._copy.parent, ignore_errors=True)
+            self._copy = None
 
     def new_name(self, tag: str) -> str:
         return f"{self.prefix}-{tag}"
@@ -176,6 +185,7 @@ class ChromaStore:
         """Upsert: re-adding after a crash neither fails nor doubles."""
         if not chunks:
             return
+        self._writing()
         col, step = self._collection(name), self._batch()
         for i in range(0, len(chunks), step):  # Chroma refuses a write larger than its max batch size
             part = chunks[i:i + step]
@@ -188,9 +198,11 @@ class ChromaStore:
             return 1000
 
     def create(self, name: str) -> None:
+        self._writing()
         self._collection(name, create=True)
 
     def delete(self, name: str, ids: list[str]) -> None:
+        self._writing()
         col, step = self._collection(name), self._batch()
         for i in range(0, len(ids), step):
             col.delete(ids=ids[i:i + step])
@@ -214,10 +226,9 @@ class ChromaStore:
                 if (c if isinstance(c, str) else c.name).startswith(self.prefix)]
 
     def drop(self, name: str) -> None:
-        try:
+        self._writing()
+        with suppress(Exception):  # already gone
             self.client.delete_collection(name)
-        except Exception:  # already gone
-            pass
         self.compact()
 
     def compact(self) -> None:
@@ -234,8 +245,7 @@ class ChromaStore:
         if not db.exists():
             return
         try:
-            con = sqlite3.connect(db, timeout=2)
-            try:
+            with closing(sqlite3.connect(db, timeout=2)) as con:
                 live = {row[0] for row in con.execute("SELECT id FROM segments")}
                 free = con.execute("PRAGMA freelist_count").fetchone()[0]
                 if con.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # rewritten once, so that later
@@ -243,8 +253,6 @@ class ChromaStore:
                     con.execute("VACUUM")
                 elif free:
                     con.executescript("PRAGMA incremental_vacuum;")  # run to the end: what a drop or a purge freed
-            finally:
-                con.close()
         except sqlite3.Error:  # locked by a reader, or a layout this Chroma does not have: nothing lost
             return
         for d in root.iterdir():

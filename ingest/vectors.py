@@ -6,9 +6,15 @@ whose text is new, and a rename re-embeds nothing unless the title in the header
 
 from __future__ import annotations
 
+import hashlib
+
 from .protocols import Embedder, IndexStore
-from .store import embed_hash
 from .types import Chunk
+
+
+def embed_hash(embed_text: str) -> str:
+    """The key of a stored vector: what the model read, so a changed header (a renamed title) re-embeds."""
+    return hashlib.sha256(embed_text.encode()).hexdigest()[:16]
 
 
 def stored_vectors(store: IndexStore, collection: str, ids: list[str]) -> dict[str, list[float]]:

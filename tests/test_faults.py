@@ -35,13 +35,13 @@ NOTES = {
 }
 
 
-def cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess:
+def cli(settings: Settings, *args: str, prefix: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
     """`reread ARGS` in a fresh process on this test's vault and index, nothing of the developer's."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
     base.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(settings.notes_dir),
                 REREAD_INDEX_DIR=str(settings.index_dir), **env)
-    return subprocess.run([REREAD, *args], capture_output=True, text=True, env=base, cwd=settings.index_dir.parent,
-                          timeout=300)
+    return subprocess.run([*prefix, REREAD, *args], capture_output=True, text=True, env=base,
+                          cwd=settings.index_dir.parent, timeout=300)
 
 
 def one_line_error(p: subprocess.CompletedProcess, *words: str) -> str:
@@ -263,3 +263,77 @@ def test_story_a_truncated_manifest_from_the_command_line(built, settings):
     assert report["warnings"][0]["source"].endswith("manifest.json") and report["added"] == len(NOTES)
     p = cli(settings, "search", QUERY, "-k", "1", "--json")
     assert p.returncode == 0 and '"notes/glossary.md"' in p.stdout, p.stderr
+
+
+# --- 3. a read-only index folder: search and ask read it; `reread index` refuses in one line -------------------
+
+UNPRIVILEGED = ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner")
+
+
+def permissions_that_hold() -> tuple[str, ...]:
+    """A prefix under which `chmod a-w` stops the process: none for a user, setpriv dropping root's power to
+    override file permissions for root (tests run as root in CI)."""
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("setpriv") is None or subprocess.run([*UNPRIVILEGED, "true"]).returncode != 0:
+        pytest.skip("running as root without setpriv: file permissions cannot be made to hold")
+    return UNPRIVILEGED
+
+
+def chmod_tree(root: Path, writable: bool) -> None:
+    for p in [root, *root.rglob("*")]:
+        mode = p.stat().st_mode
+        p.chmod(mode | 0o200 if writable else mode & ~0o222)
+
+
+@pytest.mark.slow
+def test_a_read_only_index_is_searched_and_asked_and_not_written(built, settings, tmp_path):
+    prefix = permissions_that_hold()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    before = tree(settings.index_dir)
+    chmod_tree(settings.index_dir, writable=False)
+    try:
+        p = cli(settings, "search", QUERY, "-k", "1", "--json", prefix=prefix, TMPDIR=str(scratch))
+        assert p.returncode == 0 and '"notes/glossary.md"' in p.stdout, p.stderr
+        p = cli(settings, "ask", QUERY, "--json", prefix=prefix, TMPDIR=str(scratch))
+        assert p.returncode == 0 and '"found": true' in p.stdout, p.stderr
+        for args in (["index", "--json"], ["index", "--full"]):
+            one_line_error(cli(settings, *args, prefix=prefix), "read-only", "REREAD_INDEX_DIR", "unchanged")
+    finally:
+        chmod_tree(settings.index_dir, writable=True)
+    assert tree(settings.index_dir) == before
+    assert list(scratch.glob("reread-*")) == [], "the reader's private copy of the vectors was left behind"
+
+
+def test_a_store_that_cannot_be_written_is_read_from_a_private_copy(built, settings, embedder, monkeypatch):
+    """In process, as root: the permission check at the store's boundary says no (the subprocess test above
+    makes the kernel say it)."""
+    import ingest.store as store_mod
+    from ingest.lock import ReadOnlyIndex
+
+    before = tree(settings.index_dir)
+    monkeypatch.setattr(store_mod, "writable_store", lambda folder: False)
+    forget_open_stores()
+    reader = Assistant(settings, embedder=embedder)
+    assert sources(reader)[0] == "notes/glossary.md"
+    copy = reader.store._copy
+    assert copy is not None and copy.is_dir() and settings.index_dir not in copy.parents
+    with pytest.raises(ReadOnlyIndex):  # nothing is ever written to the copy: it would be lost
+        reader.store.delete(reader.manifest().collection, ["x"])
+    reader.store.reopen()
+    assert not copy.exists()
+    assert tree(settings.index_dir) == before
+
+
+def test_reread_index_refuses_a_read_only_part_before_writing(built, settings, embedder, monkeypatch):
+    import ingest.indexer as indexer_mod
+    from ingest.lock import ReadOnlyIndex
+
+    (settings.notes_dir / "notes" / "new.md").write_text("# New\n\nA new note about herons.\n")
+    before = tree(settings.index_dir)
+    chroma = settings.index_dir / "chroma"
+    monkeypatch.setattr(indexer_mod, "read_only_part", lambda index_dir: chroma)
+    with pytest.raises(ReadOnlyIndex, match=f"{chroma} cannot be written"):
+        Assistant(settings, embedder=embedder).index()
+    assert tree(settings.index_dir) == before
