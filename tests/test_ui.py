@@ -285,3 +285,44 @@ def test_facets_come_from_what_is_indexed(tmp_path):
     assert f.folders == ("books", "notes", "notes/deep") and f.kinds == ("note", "pdf")
     assert "non-fiction" in f.tags and "lookup" in f.tags
     assert "books/pretraining.pdf" in f.sources
+
+
+def rendered_tags(md: str) -> list[str]:
+    """The links and images a markdown body would render as (CommonMark, which Streamlit's markdown extends)."""
+    from markdown_it import MarkdownIt
+
+    return re.findall(r"<(?:a|img)\b[^>]*>", MarkdownIt("commonmark").render(md))
+
+
+def test_file_and_folder_names_in_reindex_messages_stay_text(tmp_path, monkeypatch):
+    """Re-index messages name files and folders, and st.warning, st.info and st.error render markdown: a note
+    named [x](http://e.com).md, a vault folder named [v](https:e.com), show as written, never as links."""
+    import streamlit as st
+
+    import ui.session
+    from assistant import Assistant
+
+    first = write_ui_vault(tmp_path / "first")
+    vault = write_ui_vault(tmp_path / "[v](https:e.com)")
+    write_vault(vault, {"[x](http://e.com).md": b"\x00\x01 not a note \xff"})  # folder "[x](http:", "e.com).md"
+    assistant = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive", lock_timeout=0),
+                          embedder=WordHashEmbedder())
+    assistant.index(vault=first)
+    monkeypatch.setattr(ui.session, "build_assistant", lambda: assistant)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+
+    next(b for b in at.sidebar.button if b.label == "Re-index").click().run()  # a new vault: rebuilt
+    assert not at.exception
+    shown = [e.value for e in [*at.sidebar.info, *at.sidebar.warning]]
+    assert any("[v](https:e.com)" in s.replace("\\", "") for s in shown)  # the rebuild notice
+    assert any("[x](http:/e.com).md" in s.replace("\\", "") for s in shown)  # the file that failed
+    assert [s for s in shown if rendered_tags(s)] == []
+
+    vault.rename(tmp_path / "gone")
+    next(b for b in at.sidebar.button if b.label == "Re-index").click().run()  # the vault is not there: an error
+    errors = [e.value for e in at.sidebar.error]
+    assert errors and "[v](https:e.com)" in errors[0].replace("\\", "")
+    assert rendered_tags(errors[0]) == []
+    st.cache_resource.clear()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from assistant import RereadError
 from ui.chat import ask, conversation_buttons, show_turn
+from ui.present import plain_markdown
 from ui.session import get_assistant, turns
 from ui.sidebar import sidebar
 
@@ -17,7 +18,7 @@ def main() -> None:
     try:
         assistant = get_assistant()
     except RereadError as e:
-        st.error(str(e))
+        st.error(plain_markdown(str(e)))
         return
     opts, status = sidebar(assistant)
     downloads = st.sidebar.container()  # filled last, so it knows the newest turn

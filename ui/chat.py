@@ -49,7 +49,7 @@ def ask(assistant: Assistant, question: str, opts: Options, vault: Path) -> Turn
             else:
                 answer = streamed(bot.chat_stream(history, question, opts.k, opts.backend, opts.filters))
         except RereadError as e:
-            st.error(str(e))
+            st.error(plain_markdown(str(e)))
             return None
         turn = Turn(question, answer, asked_at)
         show_answer(assistant, answer, vault)

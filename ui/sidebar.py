@@ -36,16 +36,16 @@ def show_status(s: dict) -> None:
 def reindex(assistant: Assistant) -> None:
     bar = st.progress(0.0, text="indexing…")
     progress = CallbackProgress(lambda done, total, label: bar.progress(
-        min(1.0, done / total) if total else 1.0, text=f"{label} {done}/{total}"))
+        min(1.0, done / total) if total else 1.0, text=plain_markdown(f"{label} {done}/{total}")))
     try:
         report = assistant.index(progress=progress)
     except RereadError as e:
         bar.empty()
-        st.error(str(e))
+        st.error(plain_markdown(str(e)))  # messages name files and folders: text, never markdown
         return
     bar.empty()
     for message in report.messages:  # e.g. a rebuild because the model changed
-        st.info(message)
+        st.info(plain_markdown(message))
     summary, *problems = report_text(report).split("\n")
     st.success(summary)
     for line in problems:
