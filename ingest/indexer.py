@@ -6,7 +6,9 @@ keeps a killed run or a reader safe generations.py. Here is only the order they 
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from time import perf_counter
@@ -17,7 +19,7 @@ from .auto_embedder import AutoEmbedder
 from .chunker import Chunker
 from .discover import SourceFile, discover
 from .errors import ConfigError, IndexDamaged, RereadError
-from .lock import ReadOnlyIndex, WriterLock, read_only_part
+from .lock import DiskFull, ReadOnlyIndex, WriterLock, disk_full, read_only_part
 from .manifest import Manifest
 from .plan import FileJob, fingerprint, make_plan, rebuild_reason
 from .prepare import Prepared, Preparer
@@ -32,6 +34,9 @@ BATCH_FILES = 32  # files written together; an incremental run saves the manifes
 # A rebuild embeds at least this many chunks per call, over several batches: sorted by length together they pad
 # less (200 generated notes: +3.9% padded word pieces in one-batch calls, +0.6% in one call).
 EMBED_AHEAD = 1024
+# The most disk a chunk takes as it lands (vector, metadata, Chroma's write-ahead log and segment, the lexical side):
+# ~7.4 KB measured on 240 short chunks; twice that is asked for free before each write.
+BYTES_PER_CHUNK = 16 << 10
 
 
 class Indexer:
@@ -72,35 +77,48 @@ class Indexer:
             read_only = read_only_part(self.index_dir)
             if read_only is not None:  # refused before anything is written, not with SQLite's error midway
                 raise ReadOnlyIndex(self.index_dir, read_only)
-            prepare = getattr(self.embedder, "prepare", None)
-            if prepare is not None:  # the ONNX export, made once if missing: before the fingerprint names it
-                prepare(self.log)
-            exports = [] if self.settings.index_exports else [vault / self.settings.export_folder]
-            files = discover(vault, exclude=[self.index_dir, *exports])
-            old, damage = self._inspect()
-            if damage is not None and damage.rebuild:
-                old = None  # nothing to keep: rebuilt as a first run would build it
-            reason = rebuild_reason(old, self.fingerprint(), vault, full)
-            if (reason or old is None) and files:
-                self._check_model()  # before anything in the index is touched
-            if damage is not None:
-                self._note(report, damage)
-                if damage.wipe:
-                    self.store.wipe()
-                elif old is not None:
-                    old.lexical = ""  # written again from the stored chunks by this run's publish
-            stale = gen.repair(self.index_dir, self.store, old)
-            if reason:
-                report.messages.append(reason)
-                self.log(reason)
-            if reason or old is None:
-                self._rebuild(vault, files, old, report)
-            else:
-                self._update(files, old, stale, report)
-            if reason or report.added or report.updated or report.removed or report.renamed:
-                self.store.compact()  # pages Chroma's write-ahead log freed
+            try:
+                self._locked(vault, full, report)
+            except DiskFull as e:  # stopped before a write, or met reading back stored vectors: this run failed
+                raise DiskFull(self.index_dir, e.cause, writing=True, written=e.written) from None
+            except RereadError:
+                raise
+            except Exception as e:  # a full disk is one line; the crash protocol keeps the index as it was
+                if not self.settings.chroma_host and disk_full(self.index_dir, e):
+                    raise DiskFull(self.index_dir, e, writing=True) from None
+                raise
         report.seconds = perf_counter() - t0
         return report
+
+    def _locked(self, vault: Path, full: bool, report: IndexReport) -> None:
+        """The run, under the writer lock: repair, then rebuild or update."""
+        prepare = getattr(self.embedder, "prepare", None)
+        if prepare is not None:  # the ONNX export, made once if missing: before the fingerprint names it
+            prepare(self.log)
+        exports = [] if self.settings.index_exports else [vault / self.settings.export_folder]
+        files = discover(vault, exclude=[self.index_dir, *exports], warnings=report.warnings)  # loops, links out
+        old, damage = self._inspect()
+        if damage is not None and damage.rebuild:
+            old = None  # nothing to keep: rebuilt as a first run would build it
+        reason = rebuild_reason(old, self.fingerprint(), vault, full)
+        if (reason or old is None) and files:
+            self._check_model()  # before anything in the index is touched
+        if damage is not None:
+            self._note(report, damage)
+            if damage.wipe:
+                self.store.wipe()
+            elif old is not None:
+                old.lexical = ""  # written again from the stored chunks by this run's publish
+        stale = gen.repair(self.index_dir, self.store, old)
+        if reason:
+            report.messages.append(reason)
+            self.log(reason)
+        if reason or old is None:
+            self._rebuild(vault, files, old, report)
+        else:
+            self._update(files, old, stale, report)
+        if reason or report.added or report.updated or report.removed or report.renamed:
+            self.store.compact()  # pages Chroma's write-ahead log freed
 
     def _inspect(self) -> tuple[Manifest | None, gen.Damage | None]:
         """The manifest, and what is damaged in the index: an unreadable manifest means a rebuild (the index is
@@ -212,6 +230,7 @@ class Indexer:
         """Embed what is new in a group of batches in one call (stored vectors reused), then write each batch
         (one upsert) and record its files."""
         chunks = [c for batch in group for p in batch for c in p.chunks]
+        self._room(len(chunks))  # before the embedding, which would be lost
         stored = stored_vectors(self.store, m.collection,
                                 [i for batch in group for p in batch if p.job.previous
                                  for i in p.job.previous.chunk_ids])
@@ -228,6 +247,17 @@ class Indexer:
                     self.store.delete(m.collection, sorted(set(p.job.previous.chunk_ids) - new_ids))
                 m.files[p.file.source] = p.entry()
                 self.progress.advance()
+
+
+    def _room(self, chunks: int) -> None:
+        """Stop before a write the disk clearly cannot take: Chroma part-way through applying its write-ahead log
+        on a full disk fails every reader until space is freed; stopped here, readers keep the index."""
+        if self.settings.chroma_host or not chunks:
+            return
+        free, need = shutil.disk_usage(self.index_dir).free, chunks * BYTES_PER_CHUNK
+        if free < need:
+            short = OSError(errno.ENOSPC, f"{free >> 10} KB free, {chunks} chunks to write need about {need >> 10} KB")
+            raise DiskFull(self.index_dir, short, writing=True, written=False)
 
 
 def batches(jobs: list[FileJob]) -> list[list[FileJob]]:

@@ -1,17 +1,24 @@
 """One writer per index directory, across processes (Chroma's embedded store is not process-safe); and an index
-folder that cannot be written: the writer refuses in one line, a reader reads a private copy of the vectors."""
+folder that cannot be written: read-only (the writer refuses in one line, a reader reads a private copy of the
+vectors) or on a full disk (one line that says so, the previous index intact)."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .errors import IndexBusy, RereadError
+
+NEARLY_FULL = 8 << 20  # bytes free below which a failed write is put down to the disk
+FULL_WORDS = ("disk is full", "no space left", "quota exceeded")  # SQLite's and the OS's words, as Chroma passes them
 
 
 class WriterLock:
@@ -97,3 +104,49 @@ def private_copy(folder: Path) -> Path:
             shutil.copyfile(Path(here) / name, target / name)
     return root / folder.name
 
+
+class DiskFull(RereadError):
+    """The disk that holds the index filled up while reading or writing it."""
+
+    def __init__(self, index_dir: Path, cause: BaseException, writing: bool, written: bool = True):
+        self.cause, self.written = cause, written
+        why = " ".join(str(getattr(cause, "strerror", None) or cause).split())[:160]
+        if not writing:
+            then = "Chroma needs a little free space to read the index: free some and try again"
+        elif not written:
+            then = "nothing more was written, the index is intact and searchable: free some space and run " \
+                   "`reread index` again to finish"
+        else:
+            then = "the previous index is intact (Chroma needs a little free space to read it): free some space " \
+                   "and run `reread index` again to finish"
+        super().__init__(f"the disk holding the index {index_dir} is full ({why}); {then}")
+
+
+def disk_full(index_dir: Path, e: BaseException) -> bool:
+    """Whether an error while writing (or reading: Chroma applies its write-ahead log as it reads) is a full disk:
+    ENOSPC, SQLite's or Chroma's words for it, or any error with almost no space left on the index's disk."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if any(w in str(e).lower() for w in FULL_WORDS):
+        return True
+    try:
+        return shutil.disk_usage(index_dir).free < NEARLY_FULL
+    except OSError:
+        return False
+
+
+def guard_disk(writing: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a store method (on an object with index_dir and host) so a full disk is one line, not Chroma's."""
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def run(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except RereadError:
+                raise
+            except Exception as e:
+                if not self.host and disk_full(self.index_dir, e):
+                    raise DiskFull(self.index_dir, e, writing) from None
+                raise
+        return run
+    return wrap

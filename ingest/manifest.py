@@ -82,10 +82,14 @@ def save(index_dir: Path, manifest: Manifest, name: str = MANIFEST) -> None:
     """Write to a temporary file, fsync, rename: a reader or a crash sees the old or the new, never half."""
     path = Path(index_dir) / name
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest.to_json(), f, ensure_ascii=False, separators=(",", ":"))
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(manifest.to_json(), f, ensure_ascii=False, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a full disk or a kill: the old manifest stands, and the half-written copy goes
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     try:
         fd = os.open(index_dir, os.O_RDONLY)

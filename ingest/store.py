@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IndexDamaged, IndexMismatch, RereadError
-from .lock import ReadOnlyIndex, private_copy, writable_store
+from .lock import ReadOnlyIndex, guard_disk, private_copy, writable_store
 from .types import Chunk, Filters
 from .vectors import embed_hash
 
@@ -263,6 +263,7 @@ class ChromaStore:
             if orphan:
                 shutil.rmtree(d, ignore_errors=True)
 
+    @guard_disk(writing=False)
     def query(self, name: str, vector: list[float], k: int,
               filters: Filters | None = None) -> list[tuple[Chunk, float]]:
         """The k nearest chunks with their cosine similarity. A chunk another process deleted since this one
@@ -274,11 +275,13 @@ class ChromaStore:
                 for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
                                          got["distances"][0], strict=True) if m]
 
+    @guard_disk(writing=False)
     def nearest_ids(self, name: str, vector: list[float], k: int) -> list[tuple[str, float]]:
         """The k nearest ids with their cosine, reading no metadata (a few ms even for k in the thousands)."""
         got = self._collection(name, create=False).query(query_embeddings=[vector], n_results=k, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
+    @guard_disk(writing=False)
     def get_with_vectors(self, name: str, ids: list[str]) -> dict[str, tuple[Chunk, list[float]]]:
         if not ids:
             return {}
@@ -286,6 +289,7 @@ class ChromaStore:
         return {i: (chunk_from(i, d or "", m or {}), list(map(float, e)))
                 for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)}
 
+    @guard_disk(writing=False)
     def get(self, name: str, ids: list[str]) -> dict[str, Chunk]:
         """Stored chunks by id (ids no longer stored are absent)."""
         if not ids:

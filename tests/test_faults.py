@@ -35,13 +35,17 @@ NOTES = {
 }
 
 
-def cli(settings: Settings, *args: str, prefix: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
-    """`reread ARGS` in a fresh process on this test's vault and index, nothing of the developer's."""
+def run(settings: Settings, argv: list[str], **env: str) -> subprocess.CompletedProcess:
+    """A fresh process on this test's vault and index, with nothing of the developer's settings."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
     base.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(settings.notes_dir),
                 REREAD_INDEX_DIR=str(settings.index_dir), **env)
-    return subprocess.run([*prefix, REREAD, *args], capture_output=True, text=True, env=base,
-                          cwd=settings.index_dir.parent, timeout=300)
+    return subprocess.run(argv, capture_output=True, text=True, env=base, cwd=settings.index_dir.parent, timeout=300)
+
+
+def cli(settings: Settings, *args: str, prefix: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess:
+    """`reread ARGS`, optionally under a prefix (setpriv)."""
+    return run(settings, [*prefix, REREAD, *args], **env)
 
 
 def one_line_error(p: subprocess.CompletedProcess, *words: str) -> str:
@@ -337,3 +341,133 @@ def test_reread_index_refuses_a_read_only_part_before_writing(built, settings, e
     with pytest.raises(ReadOnlyIndex, match=f"{chroma} cannot be written"):
         Assistant(settings, embedder=embedder).index()
     assert tree(settings.index_dir) == before
+
+
+# --- 4. the disk fills up: one line saying so, the previous index intact, a later run repairs it --------------
+
+DISK_FULL = "Database error: error returned from database: (code: 13) database or disk is full"
+
+
+def more_notes(vault: Path, n: int) -> None:
+    for i in range(n):
+        (vault / "notes" / f"walk-{i:02d}.md").write_text(
+            f"# Walk {i}\n\nAn otter crossed the weir on walk {i}, and a kingfisher waited on the alder.\n")
+
+
+class FillingStore:
+    """The real store, whose second write fails as SQLite does on a full disk (what Chroma passes on)."""
+
+    def __init__(self, real):
+        self.real, self.adds = real, 0
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def add(self, name, chunks, vectors):
+        self.adds += 1
+        if self.adds >= 2:
+            from chromadb.errors import InternalError
+
+            raise InternalError(DISK_FULL)
+        self.real.add(name, chunks, vectors)
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "rebuild"])
+def test_a_disk_full_midway_is_one_line_and_a_later_run_repairs(built, settings, embedder, monkeypatch, full):
+    import ingest.indexer as indexer_mod
+    from ingest.lock import DiskFull
+
+    monkeypatch.setattr(indexer_mod, "BATCH_FILES", 1)  # one file per write: the disk fills after the first
+    monkeypatch.setattr(indexer_mod, "EMBED_AHEAD", 1)
+    more_notes(settings.notes_dir, 3)
+    before = mf.load(settings.index_dir)
+    with pytest.raises(DiskFull) as e:
+        Assistant(settings, embedder=embedder, store=FillingStore(built.store)).index(full=full)
+    message = str(e.value)
+    assert "is full (Database error" in message and "previous index is intact" in message
+    assert "`reread index` again" in message and "\n" not in message
+    assert sources(Assistant(settings, embedder=embedder))[0] == "notes/glossary.md"
+    if full:
+        assert mf.load(settings.index_dir).collection == before.collection  # readers never left the old one
+
+    report = Assistant(settings, embedder=embedder).index()
+    assert not report.failed and report.chunks == mf.load(settings.index_dir).chunks
+    app = Assistant(settings, embedder=embedder)
+    m = app.manifest()
+    assert "notes/walk-02.md" in m.files and app.store.ids(m.collection) == {i for e in m.files.values()
+                                                                           for i in e.chunk_ids}
+    assert app.store.names() == [m.collection]
+    assert not (settings.index_dir / mf.DIRTY).exists() and not (settings.index_dir / mf.BUILDING).exists()
+
+
+def test_a_disk_too_full_for_the_next_write_stops_before_it(built, settings, embedder, monkeypatch):
+    import ingest.indexer as indexer_mod
+    from ingest.lock import DiskFull
+
+    monkeypatch.setattr(indexer_mod, "BYTES_PER_CHUNK", 1 << 50)
+    more_notes(settings.notes_dir, 2)
+    counting = Counting(embedder)
+    with pytest.raises(DiskFull, match=r"is full \(\d+ KB free, 2 chunks to write need about .*intact and searchable"):
+        Assistant(settings, embedder=counting).index()
+    assert counting.texts == [], "embedded what could not be written"
+    assert sources(Assistant(settings, embedder=embedder))[0] == "notes/glossary.md"
+    monkeypatch.undo()
+    assert Assistant(settings, embedder=embedder).index().added == 2
+
+
+def test_a_reader_on_a_full_disk_says_so(built, settings, embedder, monkeypatch):
+    """Chroma applies its write-ahead log as it reads: on a full disk a query fails with Chroma's words."""
+    import ingest.lock as lock_mod
+    from ingest.lock import DiskFull
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("Error executing plan: Error sending backfill request to compactor: Failed to apply logs")
+
+    app = Assistant(settings, embedder=embedder)
+    monkeypatch.setattr(type(app.store), "query", lock_mod.guard_disk(writing=False)(fails))
+    monkeypatch.setattr(type(app.store), "nearest_ids", lock_mod.guard_disk(writing=False)(fails))
+    monkeypatch.setattr(lock_mod, "NEARLY_FULL", 1 << 62)  # the disk has (almost) nothing free
+    with pytest.raises(DiskFull, match="is full .*free some and try again"):
+        app.search(QUERY)
+    monkeypatch.setattr(lock_mod, "NEARLY_FULL", 0)  # space to spare: Chroma's own error, not ours
+    with pytest.raises(RuntimeError):
+        app.search(QUERY)
+
+
+TMPFS_STORY = """
+set -u
+mount -t tmpfs -o size=2m tmpfs "$DIR" || exit 77
+reread() { "$REREAD" "$@"; echo "== $?"; }
+reread index --json
+para="An otter crossed the weir at dusk while a kingfisher waited on the alder by the mill race. The water ran \
+high after the rain, brown with silt from the ploughed fields upstream, and the heron moved to the quiet pool."
+for i in $(seq -w 1 24); do
+  { printf '# Walk %s\n\n' $i
+    for j in 1 2 3 4 5 6; do printf '## Part %s\n\n%s %s %s\n\n' $j "$para" "$i" "$para"; done
+  } > "$REREAD_NOTES_DIR/notes/walk-$i.md"
+done
+reread index --json
+reread search "$QUERY" -k 1 --json
+mount -o remount,size=16m "$DIR"
+reread index --json
+"""
+
+
+@pytest.mark.slow
+def test_story_a_2_mb_tmpfs_fills_up(settings, tmp_path):
+    """The issue's setting for real: the index on a 2 MB tmpfs, in a mount namespace of its own (root only)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("mounting a tmpfs needs root and unshare")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    settings = settings.model_copy(update={"index_dir": disk / "index"})
+    p = run(settings, ["unshare", "-m", "--propagation", "private", "sh", "-c", TMPFS_STORY],
+            DIR=str(disk), REREAD=REREAD, QUERY=QUERY)
+    if p.returncode == 77:
+        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.strip()}")
+    codes = [line for line in p.stdout.splitlines() if line.startswith("== ")]
+    assert codes == ["== 0", "== 1", "== 0", "== 0"], (p.stdout, p.stderr)
+    full = [line for line in p.stderr.splitlines() if "is full" in line]
+    assert len(full) == 1 and "intact and searchable" in full[0] and "Traceback" not in p.stderr, p.stderr
+    assert '"notes/glossary.md"' in p.stdout.split("== 1")[1]  # searched while the disk was full
+    assert '"added": 24' in p.stdout.split("== 0")[-2] and '"failed": []' in p.stdout.split("== 0")[-2]
