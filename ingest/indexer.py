@@ -124,7 +124,7 @@ class Indexer:
         """The manifest, and what is damaged in the index: an unreadable manifest means a rebuild (the index is
         derived data), as do lost vectors; a damaged lexical generation is written again from the vectors."""
         try:
-            old = mf.load(self.index_dir)
+            old = mf.load(self.index_dir, older=True)
         except IndexDamaged as e:
             return None, gen.Damage(e.path, e.problem, rebuild=True)
         return old, gen.inspect(self.index_dir, self.store, old) if old is not None else None
@@ -140,7 +140,7 @@ class Indexer:
         if "notes_dir" in self.settings.model_fields_set:
             return None
         try:
-            old = mf.load(self.index_dir)
+            old = mf.load(self.index_dir, older=True)
         except RereadError:
             return None
         return old.vault if old is not None and Path(old.vault).is_dir() else None

@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import IndexDamaged
+from .errors import IndexDamaged, IndexMismatch
 
 FORMAT = 2  # 2: lexical generations, tags per file, vectors keyed on the embedded text
 MANIFEST = "manifest.json"
@@ -52,15 +52,19 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: dict) -> Manifest:
-        if not (isinstance(data.get("fingerprint"), dict) and isinstance(data.get("files", {}), dict)):
-            raise TypeError("fingerprint and files must be objects")
+        if not (isinstance(data.get("fingerprint"), dict) and isinstance(data.get("files", {}), dict)
+                and isinstance(data.get("format", 0), int)):
+            raise TypeError("fingerprint and files must be objects, format a number")
         return cls(fingerprint=data["fingerprint"], vault=data["vault"], collection=data["collection"],
                    files={k: FileEntry(**v) for k, v in data.get("files", {}).items()},
                    last_indexed=data.get("last_indexed", ""), format=data.get("format", 0),
                    lexical=data.get("lexical", ""), lexical_sizes=dict(data.get("lexical_sizes", {})))
 
 
-def load(index_dir: Path, name: str = MANIFEST) -> Manifest | None:
+def load(index_dir: Path, name: str = MANIFEST, older: bool = False) -> Manifest | None:
+    """The manifest, None before the first run. An index of another format is refused in one line: a newer one
+    always (this reread would misread it, and must not rebuild it away), an older one unless `older` (the
+    indexer reads it to rebuild it)."""
     path = Path(index_dir) / name
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -69,9 +73,16 @@ def load(index_dir: Path, name: str = MANIFEST) -> Manifest | None:
     except (OSError, ValueError) as e:  # truncated, not JSON, not UTF-8, a folder
         raise IndexDamaged(str(path), f"is unreadable ({_one_line(e)})") from None
     try:
-        return Manifest.from_json(data)
+        m = Manifest.from_json(data)
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise IndexDamaged(str(path), f"has an unknown layout ({type(e).__name__}: {_one_line(e)})") from None
+    if m.format > FORMAT:
+        raise IndexMismatch(f"the index in {index_dir} was written by a newer reread (index format {m.format}; this "
+                            f"one reads {FORMAT}): upgrade reread, or set REREAD_INDEX_DIR to another folder")
+    if m.format < FORMAT and not older:
+        raise IndexMismatch(f"the index in {index_dir} was written by an older reread (index format {m.format}, now "
+                            f"{FORMAT}); run `reread index` to rebuild it")
+    return m
 
 
 def _one_line(e: Exception) -> str:

@@ -471,3 +471,48 @@ def test_story_a_2_mb_tmpfs_fills_up(settings, tmp_path):
     assert len(full) == 1 and "intact and searchable" in full[0] and "Traceback" not in p.stderr, p.stderr
     assert '"notes/glossary.md"' in p.stdout.split("== 1")[1]  # searched while the disk was full
     assert '"added": 24' in p.stdout.split("== 0")[-2] and '"failed": []' in p.stdout.split("== 0")[-2]
+
+
+# --- 5. an index written by another embedding model, or by an older or newer reread ------------------------------
+
+def rewrite_manifest(index_dir: Path, **changes) -> None:
+    """Edit manifest.json as another reread (or another model) would have written it."""
+    path = index_dir / mf.MANIFEST
+    data = json.loads(path.read_text())
+    for key, value in changes.items():
+        if key.startswith("fp_"):
+            data["fingerprint"][key[3:]] = value
+        else:
+            data[key] = value
+    path.write_text(json.dumps(data))
+
+
+def test_an_index_of_another_model_is_named_and_rebuilt(built, settings, embedder):
+    rewrite_manifest(settings.index_dir, fp_embed_model="/models/all-mpnet-base-v2", fp_encoder="torch")
+    with pytest.raises(IndexMismatch, match="built with /models/all-mpnet-base-v2 but REREAD_EMBED_MODEL is "
+                                            "all-MiniLM-L6-v2; run `reread index`"):
+        Assistant(settings, embedder=embedder).search(QUERY)
+    report = Assistant(settings, embedder=embedder).index()
+    assert "embed_model /models/all-mpnet-base-v2 -> all-MiniLM-L6-v2" in report.messages[0]
+    assert report.added == len(NOTES)
+    assert sources(Assistant(settings, embedder=embedder))[0] == "notes/glossary.md"
+
+
+def test_an_index_of_an_older_format_is_named_and_rebuilt(built, settings, embedder):
+    rewrite_manifest(settings.index_dir, format=1, fp_format=1, lexical="")
+    with pytest.raises(IndexMismatch, match=r"written by an older reread \(index format 1, now 2\); run `reread index"):
+        Assistant(settings, embedder=embedder).search(QUERY)
+    report = Assistant(settings, embedder=embedder).index()
+    assert "format 1 -> 2" in report.messages[0] and report.added == len(NOTES)
+    app = Assistant(settings, embedder=embedder)
+    assert sources(app)[0] == "notes/glossary.md" and app.store.names() == [app.manifest().collection]
+
+
+def test_an_index_of_a_newer_format_is_left_alone(built, settings, embedder):
+    """A rebuild would throw away what a newer reread wrote: both sides refuse, in one line."""
+    rewrite_manifest(settings.index_dir, format=3, fp_format=3)
+    before = tree(settings.index_dir)
+    for act in (lambda app: app.search(QUERY), lambda app: app.index(), lambda app: app.index(full=True)):
+        with pytest.raises(IndexMismatch, match=r"newer reread \(index format 3; this one reads 2\): upgrade"):
+            act(Assistant(settings, embedder=embedder))
+    assert tree(settings.index_dir) == before
