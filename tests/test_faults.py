@@ -516,3 +516,28 @@ def test_an_index_of_a_newer_format_is_left_alone(built, settings, embedder):
         with pytest.raises(IndexMismatch, match=r"newer reread \(index format 3; this one reads 2\): upgrade"):
             act(Assistant(settings, embedder=embedder))
     assert tree(settings.index_dir) == before
+
+
+# --- 6. a failed `ask --export` leaves no file behind ---------------------------------------------------------------
+
+QUESTION_FOR_EXPORT = "What does quantization do to model weights?"
+
+
+@pytest.mark.slow
+def test_a_failed_ask_export_leaves_no_file(built, settings, tmp_path):
+    out = tmp_path / "exports" / "sub" / "answer.md"
+    p = cli(settings, "ask", QUESTION_FOR_EXPORT, "--backend", "openai", "--export", str(out),
+            OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_API_KEY="sk-canary-not-a-key")
+    one_line_error(p, "127.0.0.1:9")
+    assert not (tmp_path / "exports").exists(), "a failed answer created the export folder"
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    prefix = permissions_that_hold()
+    chmod_tree(locked, writable=False)
+    try:
+        p = cli(settings, "ask", QUESTION_FOR_EXPORT, "--export", str(locked / "answer.md"), prefix=prefix)
+    finally:
+        chmod_tree(locked, writable=True)
+    one_line_error(p, "not writable")
+    assert list(locked.iterdir()) == []
