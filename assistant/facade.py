@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ingest import manifest as mf
 from ingest.auto_embedder import AutoEmbedder
-from ingest.errors import IndexMismatch, IndexMissing
+from ingest.errors import IndexMismatch, IndexMissing, RereadError
 from ingest.indexer import Indexer
 from ingest.progress import Progress
 from ingest.settings import Settings
@@ -22,6 +22,7 @@ from .facets import Facets, facets_of
 from .llm import OpenAIChat, resolve
 from .refusal import RefusalConfig, grounded, refusal
 from .retrieval import Retriever
+from .sharing import SharedStore, Sharing
 
 BACKENDS = ("auto", "openai", "extractive")
 
@@ -37,7 +38,7 @@ class Assistant:
                                                  cache=self.index_dir / "models")
         self.store = store or ChromaStore(self.index_dir, settings.chroma_host, settings.chroma_port)
         self._llm = llm
-        self._seen: str | None = None
+        self._sharing = Sharing(self.store)  # the UI's sessions and its Re-index use this store from many threads
         self._manifest: tuple[tuple[int, int, int], mf.Manifest | None] | None = None
         self._variants: dict[str, Assistant] = {}  # using_model's copies, one per LLM model
         self.retriever = Retriever(self.store, self.embedder, self.index_dir)
@@ -45,8 +46,15 @@ class Assistant:
 
     def index(self, vault: Path | None = None, full: bool = False, progress: Progress | None = None,
               log: Callable[[str], None] = lambda m: None) -> IndexReport:
-        indexer = Indexer(self.settings, self.embedder, self.store, progress=progress, log=log)
-        return indexer.run(vault, full)
+        """Index the vault through this assistant's store, while other threads keep searching it."""
+        indexer = Indexer(self.settings, self.embedder, SharedStore(self.store, self._sharing), progress=progress,
+                          log=log)
+        self._sharing.refresh(self._version(), warm=False)  # another process's writes first: a stale client misses them
+        with self._sharing.using(writing=True):
+            try:
+                return indexer.run(vault, full)
+            finally:
+                self._sharing.wrote(self._version())
 
     def manifest(self) -> mf.Manifest:
         m = self._read_manifest()
@@ -73,18 +81,26 @@ class Assistant:
         """The k passages that best match the query (dense and lexical, fused), within the filters."""
         k = k or self.settings.top_k
         try:
-            return self.retriever.retrieve(self._current_manifest(), query, k, filters)
-        except (CollectionMissing, FileNotFoundError):  # a rebuild swapped generations under our manifest read
-            self.store.reopen()
-            return self.retriever.retrieve(self._current_manifest(), query, k, filters)
+            return self._retrieve(query, k, filters)
+        except CollectionMissing:  # a rebuild swapped generations under our manifest read
+            self._sharing.refresh(self._version(), force=True)
+        except FileNotFoundError:  # the lexical generation we read was replaced meanwhile
+            pass
+        return self._retrieve(query, k, filters)
 
-    def _current_manifest(self) -> mf.Manifest:
+    def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         m = self.manifest()
-        if m.last_indexed != self._seen:
-            if self._seen is not None:
-                self.store.reopen()  # the index changed since we last read it, maybe by another process
-            self._seen = m.last_indexed
-        return m
+        self._sharing.refresh(m.last_indexed)  # the index changed since we last read it, maybe by another process
+        with self._sharing.using():
+            return self.retriever.retrieve(m, query, k, filters)
+
+    def _version(self) -> str | None:
+        """The index's version (its last_indexed), None when there is none or it cannot be read."""
+        try:
+            m = self._read_manifest()
+        except RereadError:
+            return None
+        return m.last_indexed if m else None
 
     def passage(self, citation, context: int = 400) -> tuple[str, str, str]:
         """(before, quote, after) around a citation, read from the source as it was indexed."""
@@ -193,6 +209,6 @@ class Assistant:
         variants = self._variants
         if model not in variants:
             other = Assistant(self.settings.model_copy(update={"llm_model": model}), self.embedder, self.store)
-            other.retriever, other.refusal = self.retriever, self.refusal
+            other.retriever, other.refusal, other._sharing = self.retriever, self.refusal, self._sharing
             variants[model] = other
         return variants[model]

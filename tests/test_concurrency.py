@@ -121,3 +121,46 @@ def test_the_ui_assistant_keeps_answering_while_another_process_reindexes(tmp_pa
     assert any(h.chunk.source.startswith("new-2-") for h in app.search("a new note about a wren", 10))
     assert_clean(inspect(env, index_dir))
 
+
+
+def test_the_ui_reindexes_while_chats_go_on(tmp_path, fake_embedder):
+    """The UI's Re-index runs index() on the Assistant every browser session shares, while the others chat on
+    their threads: every chat turn is answered through incremental runs and full rebuilds alike, the index ends
+    exact, and the new notes are found without reopening anything."""
+    vault = gen_vault(tmp_path / "vault", 60)
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive"),
+                    embedder=fake_embedder)
+    app.index()
+    rng = random.Random(5)
+    with Reader(app, chat=True) as one, Reader(app) as two:
+        for r in range(8):
+            edit_round(vault, rng, r)
+            report = app.index(full=r % 4 == 3)
+            assert report.failed == [] and report.added >= 3
+            one.wait_for_reads(1)
+        two.wait_for_reads(2)
+    assert one.errors + two.errors == [], (one.errors + two.errors)[0]
+    assert one.reads > 8 and two.reads > 8
+    hits = app.search("a new note about a wren", 10)
+    assert any(h.chunk.source.startswith("new-7-") for h in hits)
+    ids = {i for e in app.manifest().files.values() for i in e.chunk_ids}
+    assert app.store.ids(app.manifest().collection) == ids
+
+
+def test_reindexing_in_process_keeps_one_chroma_client(tmp_path, fake_embedder):
+    """A long session re-indexing every few questions grew by ~1 MB a run and kept growing (issue 16: 830 -> 1,050
+    MB over 600 questions): each run's new version made the next search reopen Chroma, a new client with its own
+    native caches. What this process writes goes through the client it has open, which sees it: nothing reopens."""
+    vault = gen_vault(tmp_path / "vault", 20)
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive"),
+                    embedder=fake_embedder)
+    app.index()
+    app.ask("otter near the salt marsh")
+    client = app.store.client
+    for r in range(6):
+        path = next(vault.glob(f"notes/*/walk-{r:03d}.md"))
+        path.write_text(path.read_text(encoding="utf-8") + f"\nSoak edit {r}: a grebe dived.\n", encoding="utf-8")
+        assert app.index().updated == 1
+        assert app.ask(f"Soak edit {r}: a grebe").found
+    assert app.store.client is client
+    assert {h.chunk.source for h in app.search("a grebe dived", 6)} >= {"notes/00/walk-005.md"}
