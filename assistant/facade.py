@@ -12,7 +12,7 @@ from ingest.errors import IndexMismatch, IndexMissing, RereadError
 from ingest.indexer import Indexer
 from ingest.progress import Progress
 from ingest.settings import Settings
-from ingest.store import ChromaStore, CollectionMissing
+from ingest.store import ChromaStore
 from ingest.types import Answer, Filters, Hit, IndexReport
 
 from . import prompt
@@ -80,27 +80,29 @@ class Assistant:
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         """The k passages that best match the query (dense and lexical, fused), within the filters."""
         k = k or self.settings.top_k
-        try:
-            return self._retrieve(query, k, filters)
-        except CollectionMissing:  # a rebuild swapped generations under our manifest read
-            self._sharing.refresh(self._version(), force=True)
-        except FileNotFoundError:  # the lexical generation we read was replaced meanwhile
-            pass
-        return self._retrieve(query, k, filters)
-
-    def _retrieve(self, query: str, k: int, filters: Filters | None) -> list[Hit]:
         m = self.manifest()
-        self._sharing.refresh(m.last_indexed)  # the index changed since we last read it, maybe by another process
+        try:
+            return self._retrieve(m, query, k, filters)
+        except Exception:
+            now = self.manifest()
+            if version(now) == version(m):  # the index did not move under the read: a real failure
+                raise
+        # a run swapped generations during the read (Chroma says so in several ways: a collection not found,
+        # a missing segment, a lexical file gone): read the new ones
+        return self._retrieve(now, query, k, filters)
+
+    def _retrieve(self, m: mf.Manifest, query: str, k: int, filters: Filters | None) -> list[Hit]:
+        self._sharing.refresh(version(m))  # the index changed since we last read it, maybe by another process
         with self._sharing.using():
             return self.retriever.retrieve(m, query, k, filters)
 
     def _version(self) -> str | None:
-        """The index's version (its last_indexed), None when there is none or it cannot be read."""
+        """The index's version, None when there is none or it cannot be read."""
         try:
             m = self._read_manifest()
         except RereadError:
             return None
-        return m.last_indexed if m else None
+        return version(m) if m else None
 
     def passage(self, citation, context: int = 400) -> tuple[str, str, str]:
         """(before, quote, after) around a citation, read from the source as it was indexed."""
@@ -212,3 +214,10 @@ class Assistant:
             other.retriever, other.refusal, other._sharing = self.retriever, self.refusal, self._sharing
             variants[model] = other
         return variants[model]
+
+
+
+def version(m: mf.Manifest) -> str:
+    """What a reader has open: the collection and the lexical generation (named to the microsecond, new on every
+    run that wrote; last_indexed is to the second, and two runs in one second share it)."""
+    return f"{m.collection}/{m.lexical}/{m.last_indexed}"

@@ -18,7 +18,7 @@ from assistant.facade import Assistant
 from ingest.settings import Settings
 from ingest.store import ChromaStore
 from ingest.types import Chunk
-from tests.test_reindex_process import assert_clean, env_for, gen_vault, index_json, inspect
+from tests.test_reindex_process import REREAD, assert_clean, env_for, gen_vault, index_json, inspect
 
 QUESTIONS = ["otter near the salt marsh", "kestrel in the beech wood", "badger at an old quarry",
              "what was seen on a foggy walk?", "a new note about a wren"]
@@ -164,3 +164,28 @@ def test_reindexing_in_process_keeps_one_chroma_client(tmp_path, fake_embedder):
         assert app.ask(f"Soak edit {r}: a grebe").found
     assert app.store.client is client
     assert {h.chunk.source for h in app.search("a grebe dived", 6)} >= {"notes/00/walk-005.md"}
+
+
+@pytest.mark.slow
+def test_two_full_rebuilds_at_once_while_a_reader_searches_and_asks(tmp_path, embedder):
+    """Two `reread index --full` started together: the second waits for the writer lock, then rebuilds again;
+    both exit 0. A long-lived Assistant searches and asks all the while without an error, and the index ends
+    exact, with the chunks it had."""
+    vault, index_dir = gen_vault(tmp_path / "vault", 80), tmp_path / "index"
+    env = env_for(vault, index_dir)
+    index_json(env)
+    before = inspect(env, index_dir)
+    app = Assistant(Settings(notes_dir=vault, index_dir=index_dir, backend="extractive"), embedder=embedder)
+    with Reader(app) as reader:
+        reader.wait_for_reads(2)
+        writers = [subprocess.Popen([REREAD, "index", "--full", "--json"], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [w.communicate(timeout=300) for w in writers]
+        during = reader.reads
+        reader.wait_for_reads(3)
+    assert [w.returncode for w in writers] == [0, 0], [err for _, err in outs]
+    assert reader.errors == [], reader.errors[0]
+    assert during > 4, "the reader asked too little while the index was rebuilt"
+    after = inspect(env, index_dir)
+    assert_clean(after)
+    assert after["files"] == before["files"] and after["collection"] != before["collection"]
