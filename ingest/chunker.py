@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass
+from itertools import islice
 
+from .counting import Counts
 from .markdown import clean_inline
 from .spans import RULE, TABLE_DELIMITER, Block, Unit, blocks, layout
 from .tokens import TokenCounter
@@ -58,8 +61,12 @@ def _compose(text: str, start: int, end: int, code: list[tuple[int, int]], kind:
     if kind == "pdf":
         return re.sub(r"\s+", " ", HYPHEN_BREAK.sub(r"\1\2", text[start:end])).strip()
     parts, pos = [], start
-    for s, e in code:
-        if start <= s and e <= end:
+    # code is sorted: only the blocks from start on are looked at (a section of 10,000 code blocks was quadratic)
+    for i in range(bisect.bisect_left(code, (start,)), len(code)):
+        s, e = code[i]
+        if s >= end:
+            break
+        if e <= end:
             parts += [_prose_view(text[pos:s]), text[s:e].strip()]
             pos = e
     parts.append(_prose_view(text[pos:end]))
@@ -102,6 +109,9 @@ def _search(found: list[Block], pieces: list[Piece], cuts: list[float], budget: 
     best = [float("inf")] * (n + 1)
     best[0] = 0.0
     back = [(0, 0)] * (n + 1)  # (where the previous chunk ended, where this one starts)
+    unglued = [n] * (n + 1)  # unglued[i]: the first j >= i with no glue before pieces[j] (or n), found once
+    for i in range(n - 1, 0, -1):
+        unglued[i] = unglued[i + 1] if cuts[i] >= GLUE else i
 
     def opening(e0: int) -> int:
         """Where the chunk after one ending at e0 starts: whole sentences back, up to overlap word pieces, never
@@ -114,9 +124,7 @@ def _search(found: list[Block], pieces: list[Piece], cuts: list[float], budget: 
             used += pieces[k].tokens
         while k < e0 and (not pieces[k].whole or (found[pieces[k].block].kind == "item" and not pieces[k].first)):
             k += 1
-        glued = e0 + 1  # the overlap must leave room for the glued run it opens on (a lead-in and its block)
-        while glued < n and cuts[glued] >= GLUE:
-            glued += 1
+        glued = unglued[e0 + 1]  # the overlap must leave room for the glued run it opens on (a lead-in and its block)
         return k if size[glued] - size[k] + extra[k] <= budget and not leads_to_oversized(e0) else e0
 
     def leads_to_oversized(i: int) -> bool:
@@ -158,19 +166,21 @@ class Chunker:
     def __init__(self, counter: TokenCounter, config: ChunkerConfig):
         self.counter = counter
         self.config = config
+        self.sizes = Counts(counter)  # counts as the packer needs them: batched, exact up to the budget
 
     def _split_long(self, text: str, unit: Unit, budget: int) -> list[Unit]:
         """A sentence longer than the budget is cut at word boundaries (code blocks and table rows stay whole)."""
         if unit.atomic:
             return [unit]
         pieces, start = [], unit.start
-        words = list(WORD.finditer(text, unit.start, unit.end))
         cur_end, cur_tokens = start, 0
-        for w, n in zip(words, self.counter.counts([w.group(0) for w in words]), strict=True):
-            if cur_tokens and cur_tokens + n > budget:
-                pieces.append(Unit(start, cur_end, text[start:cur_end]))
-                start, cur_tokens = w.start(), 0
-            cur_end, cur_tokens = w.end(), cur_tokens + n
+        words = WORD.finditer(text, unit.start, unit.end)
+        while batch := list(islice(words, 4096)):  # a 10 MB sentence: its words a batch at a time
+            for w, n in zip(batch, self.sizes.counts([w.group(0) for w in batch], budget), strict=True):
+                if cur_tokens and cur_tokens + n > budget:
+                    pieces.append(Unit(start, cur_end, text[start:cur_end]))
+                    start, cur_tokens = w.start(), 0
+                cur_end, cur_tokens = w.end(), cur_tokens + n
         pieces.append(Unit(start, cur_end, text[start:cur_end]))
         return pieces
 
@@ -189,7 +199,8 @@ class Chunker:
         """(start, end, embedded view) of each chunk of a section; a chunk that opens inside a table embeds the
         table's header row first."""
         text = doc.texts[section.page]
-        budget = max(16, self.config.chunk_size - self.counter.count(header(doc.title, section.heading)) - 2)
+        size = self.config.chunk_size
+        budget = max(16, size - self.sizes.count(header(doc.title, section.heading), size) - 2)
         found = self._blocks(doc, section)
         if not found:
             return []
@@ -202,16 +213,18 @@ class Chunker:
             views.append(_compose(text, start, u.end, code if found[b].kind == "code" else [], doc.kind))
             prev = u.end
         pieces: list[Piece] = []
-        for (u, b, first), n in zip(units, self.counter.counts(views), strict=True):
+        for (u, b, first), n in zip(units, self.sizes.counts(views, budget), strict=True):
             if n > budget and not u.atomic:
                 parts = self._split_long(text, u, budget)
-                sizes = self.counter.counts([_compose(p.text, 0, len(p.text), [], doc.kind) for p in parts])
+                sizes = self.sizes.counts([_compose(p.text, 0, len(p.text), [], doc.kind) for p in parts], budget)
                 pieces += [Piece(p, m, b, first and k == 0, k == 0) for k, (p, m) in enumerate(zip(parts, sizes,
                                                                                                    strict=True))]
             else:
                 pieces.append(Piece(u, n, b, first))
         context = self._table_context(doc, found, pieces)
-        extra = [self.counter.count(c) if c else 0 for c in context]
+        headers = sorted(set(context) - {""})  # one count per table's header row, not one per row
+        known = dict(zip(headers, self.sizes.counts(headers, budget), strict=True))
+        extra = [known[c] if c else 0 for c in context]
         cuts = self._cuts(text, found, pieces, budget)
         out = []
         for s, e in _search(found, pieces, cuts, budget, self.config.chunk_overlap, extra):
@@ -264,15 +277,20 @@ class Chunker:
         out: list[Chunk] = []
         seen: dict[str, int] = {}
         base = {k: v for k, v in doc.metadata.items() if k not in ("frontmatter", "highlight_spans")}
-        marked = doc.metadata.get("highlight_spans", [])  # ==marks== outside code, offsets in the raw note
+        # ==marks== outside code (raw offsets), apart and in order: a chunk's marks are a bisection away, not a scan
+        marked = sorted(doc.metadata.get("highlight_spans", []))
+        mark_ends = [e for _, e in marked]
         for section in doc.sections:
             text = doc.texts[section.page]
             for start, end, view in self._pack(doc, section):
                 display = text[start:end]
                 occurrence = seen.get(display, 0)
                 seen[display] = occurrence + 1
-                marks = [text[max(s, start):min(e, end)] for s, e in marked if s < end and e > start]
-                embed = self.counter.fit(header(doc.title, section.heading) + view)
+                marks, i = [], bisect.bisect_right(mark_ends, start)
+                while i < len(marked) and marked[i][0] < end:
+                    marks.append(text[max(marked[i][0], start):min(marked[i][1], end)])
+                    i += 1
+                embed = self.sizes.fit(header(doc.title, section.heading) + view)
                 out.append(Chunk(
                     id=chunk_id(doc.source, display, occurrence), source=doc.source, kind=doc.kind,
                     title=doc.title, heading=section.heading, page=section.page, start=start, end=end,

