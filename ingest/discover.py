@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 from dataclasses import dataclass
@@ -43,9 +44,21 @@ def _ignored(rel: str, is_dir: bool, patterns: list[str]) -> bool:
     return False
 
 
-def discover(root: Path, exclude: list[Path] | None = None) -> list[SourceFile]:
-    """Walk the vault; symlinks are followed only within it, and each directory is entered once."""
+LOOP = "a symlink loop ({why}); skipped"
+OUTSIDE = "a symlink to {target}, outside the vault; not followed (reread reads only inside the vault)"
+
+
+def discover(root: Path, exclude: list[Path] | None = None,
+             warnings: list[dict[str, str]] | None = None) -> list[SourceFile]:
+    """Walk the vault; symlinks are followed only within it, and each directory is entered once. A symlink loop
+    or a link out of the vault is skipped and named in warnings ({"source", "warning"}, as an index report has
+    them) so a note that is not indexed is never a mystery."""
     root = root.resolve()
+    warned = warnings if warnings is not None else []
+
+    def warn(rel: str, text: str) -> None:
+        warned.append({"source": rel, "warning": text})
+
     excluded = {p.resolve() for p in exclude or []}
     patterns = _patterns(root)
     suffixes = NOTE_SUFFIXES | PDF_SUFFIXES
@@ -56,12 +69,16 @@ def discover(root: Path, exclude: list[Path] | None = None) -> list[SourceFile]:
     def inside(real: Path) -> bool:
         return real == root or root in real.parents
 
-    def walk(directory: Path, rel_dir: str) -> None:
+    def walk(directory: Path, rel_dir: str, above: frozenset[Path]) -> None:
+        """above: the real folders on the way here; a link back to one of them (or to a folder this one is in)
+        is a loop."""
         try:
             st = directory.stat()
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+            here = directory.resolve()
+        except (OSError, RuntimeError):
             return
+        above = above | {here}
         if (st.st_dev, st.st_ino) in seen_dirs:
             return
         seen_dirs.add((st.st_dev, st.st_ino))
@@ -72,9 +89,18 @@ def discover(root: Path, exclude: list[Path] | None = None) -> list[SourceFile]:
             path = Path(entry.path)
             try:
                 is_dir = entry.is_dir()
+                if _ignored(rel, is_dir, patterns):
+                    continue
                 if entry.is_symlink():
                     real = path.resolve(strict=True)
                     if not inside(real):
+                        if is_dir or path.suffix.lower() in suffixes:
+                            warn(rel + ("/" if is_dir else ""), OUTSIDE.format(target=real))
+                        continue
+                    if is_dir and (real in above or real in here.parents):
+                        target = real.relative_to(root).as_posix()
+                        warn(rel + "/", LOOP.format(why="it points back to " + (
+                            "the vault root" if target == "." else target + "/") + ", a folder it is inside"))
                         continue
                     parts = real.relative_to(root).parts  # the target must pass the same rules as a real path
                     if any(p.startswith(".") for p in parts) or any(
@@ -83,12 +109,17 @@ def discover(root: Path, exclude: list[Path] | None = None) -> list[SourceFile]:
                         continue
                 else:
                     real = path
-            except (OSError, RuntimeError):
-                continue  # a dangling link or a loop
-            if real in excluded or _ignored(rel, is_dir, patterns):
+            except RuntimeError:  # Python 3.11-3.12: a link that resolves to itself (a -> b -> a, self -> self)
+                warn(rel, LOOP.format(why="it never resolves to a file or folder"))
+                continue
+            except OSError as e:  # a dangling link is no source; ELOOP is the same loop on Python 3.13+
+                if e.errno == errno.ELOOP:
+                    warn(rel, LOOP.format(why="it never resolves to a file or folder"))
+                continue
+            if real in excluded:
                 continue
             if is_dir:
-                walk(path, rel + "/")
+                walk(path, rel + "/", above)
             elif entry.is_file() and path.suffix.lower() in suffixes:
                 try:
                     st = path.stat()
@@ -99,5 +130,5 @@ def discover(root: Path, exclude: list[Path] | None = None) -> list[SourceFile]:
                 seen_files.add((st.st_dev, st.st_ino))
                 found[rel] = SourceFile(path, rel, st.st_size, st.st_mtime_ns)
 
-    walk(root, "")
+    walk(root, "", frozenset())
     return [found[k] for k in sorted(found)]

@@ -1,9 +1,11 @@
 """Hostile notes: huge, deep, odd bytes and odd links. Nothing crashes, time and memory grow with the note's size
-(never with its square), and offsets stay exact."""
+(never with its square), offsets stay exact, and a file that is skipped is named."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from ingest import manifest as mf
 from ingest.chunker import Chunker, ChunkerConfig
+from ingest.discover import discover
 from ingest.markdown import parse_markdown
 from ingest.spans import layout, sentences
 from tests.conftest import default_chunker, write_vault
@@ -220,3 +223,51 @@ def test_a_hostile_vault_indexes_with_exact_offsets_and_duplicate_names_apart(tm
     assert same == {"books/same.md", "articles/same.md", "inbox/deeper/same.md"}
     hits = app.search("shared sentence about retrieval", k=5)
     assert {"books/same.md", "articles/same.md"} <= {h.chunk.source for h in hits}
+
+
+# --- links the walk does not follow are named ---------------------------------------------------------------------
+
+
+def _link(path: Path, target: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, path)
+
+
+def test_symlink_loops_and_links_out_of_the_vault_are_warned_about(tmp_path):
+    """Each skipped link is named with why, so a note that is not indexed is never a mystery."""
+    vault = write_vault(tmp_path / "vault", {"a.md": "# A\n\nText.\n", "notes/b.md": "# B\n\nText.\n"})
+    outside = write_vault(tmp_path / "outside", {"secret.md": "# S\n\nText.\n"})
+    _link(vault / "notes" / "up", vault)  # a loop to an ancestor
+    _link(vault / "x" / "l1", vault / "y")  # x/l1 -> y and y/l2 -> x: a loop through two links
+    _link(vault / "y" / "l2", vault / "x")
+    _link(vault / "self.md", vault / "self.md")  # never resolves
+    _link(vault / "out", outside)
+    _link(vault / "out.md", outside / "secret.md")
+    _link(vault / "gone.md", vault / "nowhere.md")  # dangling: not a source, not a warning
+    _link(vault / "notes-again", vault / "notes")  # a second path to a folder: listed once, no warning
+    warnings: list[dict[str, str]] = []
+
+    found = [f.source for f in discover(vault, warnings=warnings)]
+
+    assert found == ["a.md", "notes/b.md"]
+    said = {w["source"]: w["warning"] for w in warnings}
+    assert set(said) == {"notes/up/", "x/l1/l2/", "self.md", "out/", "out.md"}  # x/l1/l2 leads back to x/
+    assert all("loop" in said[s] for s in said if not s.startswith("out"))
+    assert "outside the vault" in said["out/"] and str(outside.resolve()) in said["out/"]
+
+
+def test_index_reports_skipped_links_in_its_warnings(tmp_path, fake_embedder):
+    """`reread index` (here the facade) carries the walk's warnings into the report the CLI and UI show."""
+    from assistant.facade import Assistant
+    from ingest.settings import Settings
+
+    vault = write_vault(tmp_path / "vault", {"a.md": "# A\n\nSome text to index.\n"})
+    outside = write_vault(tmp_path / "outside", {"secret.md": "# S\n\nPrivate.\n"})
+    _link(vault / "loop", vault)
+    _link(vault / "out", outside)
+    settings = Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive", lock_timeout=0)
+    report = Assistant(settings, embedder=fake_embedder).index()
+
+    assert report.added == 1 and report.failed == []
+    assert {w["source"] for w in report.warnings} == {"loop/", "out/"}
+    assert any("outside the vault" in w["warning"] for w in report.warnings)
