@@ -20,8 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.facade import Assistant
 from ingest import manifest as mf
 from ingest.lock import WriterLock
+from ingest.settings import Settings
+from ingest.store import ChromaStore
 from tests.conftest import write_vault
 
 pytestmark = pytest.mark.slow
@@ -393,3 +396,127 @@ def test_watch_picks_up_saved_edits(tmp_path):
     info = inspect(env, index_dir)
     assert_clean(info)
     assert len(info["files"]) == 9
+
+
+def chunk_rows(index_dir: Path, store: ChromaStore | None = None) -> tuple[dict, dict]:
+    """What an index holds, read in this process: its manifest's files, whether Chroma holds exactly what the
+    manifest lists (one collection, no repair pending), and every chunk as ((source, start, end, text), vector).
+    A store made here is closed after, so the next read opens Chroma afresh and sees what other processes wrote."""
+    index_dir = index_dir.resolve()
+    m, own = mf.load(index_dir), store is None
+    store = store or ChromaStore(index_dir)
+    try:
+        listed = sorted(i for e in m.files.values() for i in e.chunk_ids)
+        got = store.get_with_vectors(m.collection, listed)
+        clean = (sorted(store.ids(m.collection)) == listed == sorted(got) and store.names() == [m.collection]
+                 and not (index_dir / mf.DIRTY).exists() and not (index_dir / mf.BUILDING).exists())
+    finally:
+        if own:
+            store.client.close()
+    info = {"files": {k: sorted(e.chunk_ids) for k, e in m.files.items()}, "clean": clean}
+    return info, {i: ((c.source, c.start, c.end, c.text), v) for i, (c, v) in got.items()}
+
+
+def same_chunks(got: dict, want: dict) -> dict:
+    """Ids, texts and offsets equal; each vector that of its own text. The int8 encoder's vectors move slightly
+    with the batch a text was embedded in (cosine ~0.99), so a vector must be nearer its own chunk's clean vector
+    than any other chunk's, and within 0.97."""
+    import numpy as np
+
+    ids = sorted(want)
+    if sorted(got) != ids or any(got[i][0] != want[i][0] for i in ids):
+        return {"texts_equal": False}
+    a, b = (np.asarray([rows[i][1] for i in ids]) for rows in (got, want))
+    a, b = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (a, b))
+    cos = a @ b.T
+    own = np.diag(cos)
+    return {"texts_equal": True, "min_cosine": float(own.min()) if len(ids) else 1.0,
+            "own_nearest": bool((own >= cos.max(axis=1) - 1e-6).all())}
+
+
+KILL_TRIALS = int(os.environ.get("REREAD_KILL_TRIALS", "4"))  # kills per kind of run; CI runs 4 + 4
+
+
+def random_edits(vault: Path, rng: random.Random, t: int) -> None:
+    """Edit 34 notes (with the 2 added, two write batches), delete 2, rename 2."""
+    files = sorted(vault.rglob("*.md"))
+    for p in rng.sample(files, 34):
+        p.write_text(p.read_text(encoding="utf-8") + f"\nTrial {t}: {rng.choice(PLACES)}, {rng.random():.6f}.\n",
+                     encoding="utf-8", newline="")
+    gone = rng.sample(files, 4)
+    for p in gone[:2]:
+        p.unlink(missing_ok=True)
+    for p in gone[2:]:
+        if p.exists():
+            os.rename(p, p.with_name(f"moved-{t}-{p.name}"))
+    write_vault(vault, {f"notes/trial-{t}-{i}.md": f"# Trial {t}.{i}\n\nA plover at {rng.choice(PLACES)}.\n"
+                        for i in range(2)})
+
+
+def started_writing(proc: subprocess.Popen, marker: Path, since: int) -> None:
+    """Until the run (re)writes its marker (a killed run leaves one behind) or exits."""
+    def marked() -> bool:
+        try:
+            return marker.stat().st_mtime_ns > since
+        except FileNotFoundError:
+            return False
+    wait_for(lambda: marked() or proc.poll() is not None, 120, "the run to start writing")
+
+
+def run_killed(env: dict[str, str], args: list[str], marker: Path, rng: random.Random, span: float) -> bool:
+    """Start `reread index ARGS`, kill -9 it a random moment after it starts writing; True if it was killed."""
+    since = time.time_ns() - 1
+    proc = subprocess.Popen([REREAD, "index", "--json", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started_writing(proc, marker, since)
+    time.sleep(rng.uniform(0, span))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    return proc.returncode == -signal.SIGKILL
+
+
+def timed_run(env: dict[str, str], args: list[str], marker: Path) -> float:
+    """An uninterrupted run: seconds from its first write marker to its exit (the span random kills fall in)."""
+    since = time.time_ns() - 1
+    proc = subprocess.Popen([REREAD, "index", "--json", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    started_writing(proc, marker, since)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("kind", ["incremental", "full"])
+def test_kill_9_at_random_moments_then_rerun(tmp_path, embedder, kind):
+    """kill -9 at REREAD_KILL_TRIALS random moments (4 by default) of runs that write, some of them during the
+    repair of the kill before: each completing re-run equals a clean index of the same vault, chunk for chunk
+    (ids, texts, offsets, vectors). The clean one is indexed beside it without interruption."""
+    seed = int(os.environ.get("REREAD_KILL_SEED", str(random.randrange(1 << 30))))
+    rng = random.Random(seed)
+    vault, index_dir, clean_dir = gen_vault(tmp_path / "vault", 48), tmp_path / "index", tmp_path / "clean"
+    env = env_for(vault, index_dir)
+    args, marker = ([], index_dir / mf.DIRTY) if kind == "incremental" else (["--full"], index_dir / mf.BUILDING)
+    index_json(env)
+    clean = Assistant(Settings(notes_dir=vault, index_dir=clean_dir, backend="extractive"), embedder=embedder)
+    if kind == "incremental":
+        random_edits(vault, rng, -1)
+    span = timed_run(env, args, marker) * 1.2
+    kills = killed = t = 0
+    while kills < KILL_TRIALS:
+        if kind == "incremental":
+            random_edits(vault, rng, t)
+        killed += run_killed(env, args, marker, rng, span)
+        kills += 1
+        while kills < KILL_TRIALS and rng.random() < 0.4:  # the repair killed too
+            killed += run_killed(env, [], index_dir / mf.DIRTY, rng, span)
+            kills += 1
+        assert index_json(env)["failed"] == [], f"seed {seed}"
+        clean.index()
+        info, rows = chunk_rows(index_dir)
+        want_info, want = chunk_rows(clean_dir, clean.store)
+        assert info["clean"] and info["files"] == want_info["files"], f"seed {seed}, trial {t}"
+        same = same_chunks(rows, want)
+        assert same["texts_equal"] and same["own_nearest"] and same["min_cosine"] > 0.97, f"seed {seed}, {t}: {same}"
+        t += 1
+    assert killed >= KILL_TRIALS // 2, f"seed {seed}: only {killed} of {kills} runs were killed before they finished"
