@@ -120,15 +120,15 @@ def _marked(raw: str):
 
 # Each case repeats a small element that one part of parse + chunk handled in time quadratic in their number (a
 # 10 MB note of one of them took minutes to hours), and times the part that was quadratic.
-SCALING = {
-    "inline code and tags: each tag checked against every code span": ("`c` #tag word. ", _chunk()),
-    "setext headings: each checked against every heading found": ("Title\n---\n\nBody.\n\n", _chunk()),
-    "lead-ins glued to the next: the glued run rescanned per chunk": ("Then these words lead in:\n\n", _chunk()),
-    "code blocks in a section: every block scanned per sentence": ("Some words here.\n```\nx\n```\n", _chunk(32, 0)),
-    "quote lines: the quote rebuilt per line": ("> Quoted line.\n", lambda raw: layout(raw, 0, len(raw))),
+SCALING = {  # name: (the element, what to time, the smaller note's size in characters; the bigger is 16 times that)
+    "inline code and tags: each tag checked against every code span": ("`c` #tag word. ", _chunk(), 5_000),
+    "setext headings: each checked against every heading found": ("Title\n---\n\nBody.\n\n", _chunk(), 5_000),
+    "lead-ins glued to the next: the glued run rescanned per chunk": ("Then:\n\n", _chunk(32, 0), 10_000),
+    "code blocks in a section: every block scanned per sentence": ("Some words.\n```\nx\n```\n", _chunk(32, 0), 5_000),
+    "quote lines: the quote rebuilt per line": ("> Quoted line.\n", lambda raw: layout(raw, 0, len(raw)), 20_000),
     "years ending sentences on one line: the line rescanned per year": (
-        "Born in 1999. ", lambda raw: sentences(raw, 0, len(raw))),
-    "highlights: every mark scanned per chunk": ("a. ", _marked),
+        "Born in 1999. ", lambda raw: sentences(raw, 0, len(raw)), 20_000),
+    "highlights: every mark scanned per chunk": ("a. ", _marked, 5_000),
 }
 
 
@@ -141,8 +141,8 @@ def _cpu(fn, raw: str) -> float:
 @pytest.mark.parametrize("name", list(SCALING))
 def test_parse_and_chunk_time_grows_linearly(name):
     """Sixteen times the note takes about sixteen times the CPU; a quadratic part makes it far more (256 alone)."""
-    element, fn = SCALING[name]
-    small, big = element * (5_000 // len(element)), element * (80_000 // len(element))
+    element, fn, size = SCALING[name]
+    small, big = element * (size // len(element)), element * (16 * size // len(element))
     base = min(_cpu(fn, small) for _ in range(3))
     assert _cpu(fn, big) < 32 * max(base, 0.002)
 
