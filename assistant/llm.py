@@ -252,10 +252,15 @@ def resolve(question: str, text: str, hits: list[Hit], backend: str) -> Answer:
             claims.setdefault(int(m.group(1)), MARKER.sub("", sentence))
 
     def swap(m: re.Match) -> str:
-        k = int(m.group(1))
-        return f"[{numbers[k]}]" if k in numbers else escape_markers(m.group(0))
+        """A marker naming a given source is renumbered; one naming no source (the model's invention, or a source
+        the budget left out) is dropped with the space before it, so the reader never sees a citation that is
+        not; a longer number ("in [2024]") is the text's own and stays, escaped."""
+        k = int(m.group(2))
+        if k in numbers:
+            return f"{m.group(1)}[{numbers[k]}]"
+        return "" if len(m.group(2)) <= 3 else m.group(1) + escape_markers(m.group(0).lstrip(" \t"))
 
-    answer = MARKER.sub(swap, text)
+    answer = re.sub(r"([ \t]*)" + MARKER.pattern, swap, text)
     cits = [citation(n, hits[k - 1].chunk, lexical_best(hits[k - 1].chunk, claims.get(k, question)))
             for k, n in sorted(numbers.items(), key=lambda kv: kv[1])]
     return Answer(question, answer, cits, backend, bool(cits))
