@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import IndexDamaged, IndexMismatch
@@ -48,7 +48,7 @@ class Manifest:
         return {"format": self.format, "fingerprint": self.fingerprint, "vault": self.vault,
                 "collection": self.collection, "last_indexed": self.last_indexed, "lexical": self.lexical,
                 "lexical_sizes": self.lexical_sizes,
-                "files": {k: asdict(v) for k, v in sorted(self.files.items())}}
+                "files": {k: vars(v) for k, v in sorted(self.files.items())}}  # asdict deep-copies: 3 s at 18k files
 
     @classmethod
     def from_json(cls, data: dict) -> Manifest:
@@ -95,7 +95,8 @@ def save(index_dir: Path, manifest: Manifest, name: str = MANIFEST) -> None:
     tmp = path.with_suffix(".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(manifest.to_json(), f, ensure_ascii=False, separators=(",", ":"))
+            # dumps, not dump: dump takes json's pure-Python encoder (~2 s for 100k chunk ids), dumps the C one
+            f.write(json.dumps(manifest.to_json(), ensure_ascii=False, separators=(",", ":")))
             f.flush()
             os.fsync(f.fileno())
     except BaseException:  # a full disk or a kill: the old manifest stands, and the half-written copy goes
