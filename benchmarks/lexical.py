@@ -44,7 +44,7 @@ def main() -> None:
         full = perf_counter() - t0
 
         t0 = perf_counter()
-        previous = lexical.load(Path(tmp), "g1", with_tokens=True)
+        previous = lexical.load(Path(tmp), "g1", for_writer=True)
         loaded = perf_counter() - t0
         edited = [lexical.Doc(f"0-{c}-new", "notes/0.md", "note", ["t"], text(rng, 120))
                   for c in range(args.chunks_per_note)]

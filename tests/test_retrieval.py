@@ -215,29 +215,72 @@ def test_an_index_remembers_its_vault(tmp_path):
     assert bad.returncode == 2 and "colour" in bad.stderr and not bad.stdout
 
 
-def test_the_fast_bm25_matrix_scores_as_bm25s_builds_it_and_reads_back_without_bm25s(tmp_path):
+def random_docs(rng, n: int, first: int = 0) -> list[lexical.Doc]:
+    words = [f"w{i}" for i in range(40)]
+    return [lexical.Doc(f"c{first + i}", f"n{(first + i) % 7}.md", "note", [],
+                        " ".join(rng.choice(words) for _ in range(rng.randrange(0, 25)))) for i in range(n)]
+
+
+def test_the_bm25_matrix_scores_as_bm25s_builds_it_and_reads_back_without_bm25s(tmp_path):
     """Built with numpy, saved by bm25s, read back by numpy alone (a search must not import scipy): the
     scores are bm25s's own, and bm25s loads the saved files too."""
     import random
 
     import bm25s
 
-    rng = random.Random(7)
-    vocab = {f"w{i}": i for i in range(40)} | {"": 40}
-    tokens = [np.asarray([rng.randrange(40) for _ in range(rng.randrange(0, 25))], dtype=np.int32)
-              for _ in range(150)]
-    ours = lexical._fit(tokens, vocab)
+    docs = random_docs(random.Random(7), 150)
+    gen = lexical.build(None, [d.id for d in docs], docs, str.split, {})
     theirs = bm25s.BM25()
-    theirs.index(bm25s.tokenization.Tokenized(ids=[t.tolist() for t in tokens], vocab=dict(vocab)),
-                 show_progress=False)
-    ours.save(tmp_path / "bm25", vocab)
+    theirs.index(bm25s.tokenization.Tokenized(ids=[[gen.vocab[t] for t in d.text.split()] for d in docs],
+                                              vocab=dict(gen.vocab)), show_progress=False)
+    gen.scores.save(tmp_path / "bm25", gen.vocab)
     read = lexical.Scores.load(tmp_path / "bm25")
     loaded = bm25s.BM25.load(str(tmp_path / "bm25"))
     for q in (["w1", "w2"], ["w7"], ["w3", "w3", "w39"]):
         expected = theirs.get_scores(q)
-        assert np.allclose(ours.of([vocab[t] for t in q]), expected, atol=1e-5)
-        assert np.allclose(read.of([vocab[t] for t in q]), expected, atol=1e-5)
+        assert np.allclose(gen.scores.of([gen.vocab[t] for t in q]), expected, atol=1e-5)
+        assert np.allclose(read.of([gen.vocab[t] for t in q]), expected, atol=1e-5)
         assert np.allclose(loaded.get_scores(q), expected, atol=1e-5)
+
+
+def test_an_edited_generation_equals_one_built_from_scratch(tmp_path):
+    """Chunks dropped, kept and added over three generations (saved and read back between them, as writers
+    do): the matrix, the counts and the lengths equal a generation built from nothing with the same chunks."""
+    import random
+
+    rng = random.Random(11)
+    docs = random_docs(rng, 120)
+    gen = lexical.build(None, [d.id for d in docs], docs, str.split, {})
+    for step in range(3):
+        kept = [d for d in docs if rng.random() > 0.2]
+        added = random_docs(rng, 15, first=1000 * (step + 1))
+        lexical.save(tmp_path, f"g{step}", gen)
+        previous = lexical.load(tmp_path, f"g{step}", for_writer=True)
+        gen = lexical.build(previous, [d.id for d in kept], added, str.split, {})
+        docs = kept + added
+        fresh = lexical.build(None, [d.id for d in docs], docs, str.split, {})
+        assert gen.ids == fresh.ids and gen.vocab.keys() >= fresh.vocab.keys()
+        for t, i in fresh.vocab.items():  # the vocabulary keeps terms of dropped chunks: compare term by term
+            j = gen.vocab[t]
+            a, b = slice(*gen.scores.indptr[j:j + 2]), slice(*fresh.scores.indptr[i:i + 2])
+            assert np.array_equal(gen.scores.indices[a], fresh.scores.indices[b])
+            assert np.array_equal(gen.tf[a], fresh.tf[b])
+            assert np.allclose(gen.scores.data[a], fresh.scores.data[b], atol=1e-6)
+        assert np.array_equal(gen.lengths, fresh.lengths)
+
+
+def test_a_generation_written_before_counts_were_kept_is_counted_once_from_its_token_ids(tmp_path):
+    import random
+
+    docs = random_docs(random.Random(3), 60)
+    gen = lexical.build(None, [d.id for d in docs], docs, str.split, {})
+    lexical.save(tmp_path, "old", gen)
+    folder = tmp_path / lexical.DIR / "old"
+    (folder / "tf.npy").unlink()  # the earlier layout: every chunk's token ids instead of the counts
+    np.save(folder / "tokens.npy", np.concatenate([[gen.vocab[t] for t in d.text.split()] for d in docs]))
+    read = lexical.load(tmp_path, "old", for_writer=True)
+    assert np.array_equal(read.tf, gen.tf) and np.array_equal(read.scores.indices, gen.scores.indices)
+    assert np.allclose(read.scores.data, gen.scores.data, atol=1e-6)
 
 
 def test_exported_answers_in_the_vault_are_not_indexed_unless_asked(tmp_path, fake_embedder):
