@@ -33,6 +33,10 @@ def reread(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPr
     return subprocess.run([str(READ), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def leaks(text: str) -> list[str]:
     return [t for t in TRACES if t in text]
 
@@ -56,8 +60,9 @@ def indexed(tmp_path_factory):
     vault = write_vault(root / "vault", {f"notes/{p.name}": p.read_bytes() for p in sorted(SAMPLE_NOTES.glob("*.md"))})
     index = root / "index"
     run = reread("index", "--json", env=env_for(vault, index), cwd=root)
-    assert run.returncode == 0, run.stderr
-    assert not leaks(run.stdout + run.stderr)
+    status = reread("status", "--json", env=env_for(vault, index), cwd=root)
+    assert run.returncode == 0 == status.returncode, run.stderr + status.stderr
+    assert not leaks(run.stdout + run.stderr + status.stdout + status.stderr)
     return vault, index
 
 
@@ -80,6 +85,7 @@ def test_the_key_never_leaks_on_any_path(indexed, tmp_path, path, mode):
     vault, index = indexed
     arrange, settings = PATHS[path]
     export = tmp_path / "exports" / "answer.md"
+    before = tree(vault)
     with FakeOpenAI() as server:
         if arrange is not None:
             arrange(server)
@@ -88,11 +94,10 @@ def test_the_key_never_leaks_on_any_path(indexed, tmp_path, path, mode):
         json_flag = ["--json"] if mode == "json" else []
         args = ["ask", QUESTION, "--backend", "openai", "--export", str(export), *json_flag]
         run = reread(*args, env=env, cwd=tmp_path)
-        status = reread("status", "--json", env=env, cwd=tmp_path)
     if arrange is not None:  # the key did go to the server, as a bearer token: that is where it belongs
         assert any(r.headers.get("authorization") == f"Bearer {CANARY}" for r in server.chat_requests)
 
-    assert leaks(run.stdout) == [] and leaks(run.stderr) == [] and leaks(status.stdout + status.stderr) == []
+    assert leaks(run.stdout) == [] and leaks(run.stderr) == []
     if path == "answered":
         assert run.returncode == 0, run.stderr
         assert export.exists() and "tokens" in export.read_text(encoding="utf-8")
@@ -103,3 +108,17 @@ def test_the_key_never_leaks_on_any_path(indexed, tmp_path, path, mode):
         error = [ln for ln in run.stderr.splitlines() if ln.startswith("error:")]
         assert len(error) == 1, run.stderr  # one line naming what failed (the debug log may add its own lines)
     assert files_holding_the_key(index, tmp_path, vault) == []
+    assert tree(vault) == before  # the vault is read-only to reread (this export goes outside it)
+
+
+def test_a_chroma_server_is_sent_chunks_vectors_and_this_metadata_only():
+    """What SECURITY.md says a Chroma server receives for each chunk: its id, its vector, and these fields."""
+    from ingest.store import _flat
+    from ingest.types import Chunk
+
+    chunk = Chunk(id="c1", source="books/a.md", kind="note", title="A", heading="H", page=None, start=0, end=5,
+                  text="Hello", embed_text="A > H\nHello", metadata={"tags": ["t"], "author": "Ada",
+                  "highlights": ["Hello"], "frontmatter": {"secret": "front matter stays home"}})
+    assert set(_flat(chunk)) == {"source", "kind", "title", "heading", "page", "start", "end", "embed_hash", "text",
+                                 "author", "tags", "folders", "highlights"}
+    assert "front matter stays home" not in str(_flat(chunk))
