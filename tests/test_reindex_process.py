@@ -501,15 +501,15 @@ def test_kill_9_at_random_moments_then_rerun(tmp_path, embedder, kind):
     clean = Assistant(Settings(notes_dir=vault, index_dir=clean_dir, backend="extractive"), embedder=embedder)
     if kind == "incremental":
         random_edits(vault, rng, -1)
-    span = timed_run(env, args, marker) * 1.2
-    kills = killed = t = 0
+    span = timed_run(env, args, marker) * 0.9  # most kills land before the end, at any point of the writing
+    kills = runs = killed = t = 0
     while kills < KILL_TRIALS:
         if kind == "incremental":
             random_edits(vault, rng, t)
         killed += run_killed(env, args, marker, rng, span)
-        kills += 1
-        while kills < KILL_TRIALS and rng.random() < 0.4:  # the repair killed too
-            killed += run_killed(env, [], index_dir / mf.DIRTY, rng, span)
+        kills, runs = kills + 1, runs + 1
+        while kills < KILL_TRIALS and rng.random() < 0.4:  # the repair killed too (it may finish first)
+            run_killed(env, [], index_dir / mf.DIRTY, rng, span / 2)
             kills += 1
         assert index_json(env)["failed"] == [], f"seed {seed}"
         clean.index()
@@ -519,4 +519,4 @@ def test_kill_9_at_random_moments_then_rerun(tmp_path, embedder, kind):
         same = same_chunks(rows, want)
         assert same["texts_equal"] and same["own_nearest"] and same["min_cosine"] > 0.97, f"seed {seed}, {t}: {same}"
         t += 1
-    assert killed >= KILL_TRIALS // 2, f"seed {seed}: only {killed} of {kills} runs were killed before they finished"
+    assert killed >= runs // 2, f"seed {seed}: only {killed} of {runs} runs were killed before they finished"
