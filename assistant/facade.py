@@ -49,7 +49,8 @@ class Assistant:
         """Index the vault through this assistant's store, while other threads keep searching it."""
         indexer = Indexer(self.settings, self.embedder, SharedStore(self.store, self._sharing), progress=progress,
                           log=log)
-        self._sharing.refresh(self._version(), warm=False)  # another process's writes first: a stale client misses them
+        if self._sharing.seen is not None:  # a client is open: another process's writes first, or it misses them
+            self._sharing.refresh(self._version(), warm=False)  # (none open: nothing to refresh, no manifest read)
         with self._sharing.using(writing=True):
             try:
                 return indexer.run(vault, full)
