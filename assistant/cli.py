@@ -61,12 +61,13 @@ def index(vault: Annotated[Path | None, typer.Option(help="The vault root (defau
           watch: Annotated[bool, typer.Option("--watch", help="Re-index as notes are saved, until Ctrl-C.")] = False,
           as_json: JsonOpt = False) -> None:
     """Index the vault: only what changed since the last run."""
-    from ingest.progress import RichProgress
+    from ingest.progress import JsonProgress, RichProgress
 
     from .render import report_text
 
     assistant = _assistant(load_settings(notes_dir=vault))
-    progress = None if as_json or not sys.stderr.isatty() else RichProgress()
+    # progress on stderr: JSON lines under --json (stdout keeps the report alone), else a bar on a terminal
+    progress = JsonProgress() if as_json else RichProgress() if sys.stderr.isatty() else None
 
     def once(full_run: bool) -> int:
         report = assistant.index(full=full_run, progress=progress, log=_err)

@@ -215,6 +215,7 @@ class Indexer:
         """Prepare a batch of files; one that cannot land is recorded now (its old chunks deleted)."""
         ready: list[Prepared] = []
         for job in jobs:
+            self.progress.detail("reading", source=job.source)
             p = self.preparer.prepare(job)
             p.report_to(report)
             if p.error is None:
@@ -234,7 +235,7 @@ class Indexer:
         stored = stored_vectors(self.store, m.collection,
                                 [i for batch in group for p in batch if p.job.previous
                                  for i in p.job.previous.chunk_ids])
-        vectors = vectors_for(chunks, stored, self.embedder)
+        vectors = vectors_for(chunks, stored, self.embedder, self.progress)
         done = 0
         for batch in group:
             part = [c for p in batch for c in p.chunks]

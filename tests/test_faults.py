@@ -541,3 +541,118 @@ def test_a_failed_ask_export_leaves_no_file(built, settings, tmp_path):
         chmod_tree(locked, writable=True)
     one_line_error(p, "not writable")
     assert list(locked.iterdir()) == []
+
+
+# --- 7. a 10 MB note: progress on stderr under --json, stdout the report alone ----------------------------------
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_json_progress_says_files_the_file_being_read_and_chunks_embedded():
+    import io
+
+    from ingest.progress import JsonProgress
+
+    out = io.StringIO()
+    p = JsonProgress(out, every=0)
+    p.start(2, "indexing")
+    p.detail("reading", source="notes/big.md")
+    p.detail("embedding", 512, 1200)
+    p.advance()
+    p.advance()
+    p.finish()  # the same as the last advance: not said twice
+    lines = [{k: v for k, v in line.items() if k != "seconds"} for line in json_lines(out.getvalue())]
+    assert lines == [{"stage": "indexing", "done": 0, "total": 2, "unit": "files"},
+                     {"stage": "reading", "source": "notes/big.md"},
+                     {"stage": "embedding", "done": 512, "total": 1200, "unit": "chunks"},
+                     {"stage": "indexing", "done": 1, "total": 2, "unit": "files"},
+                     {"stage": "indexing", "done": 2, "total": 2, "unit": "files"}]
+
+
+def test_json_progress_prints_a_held_back_line_when_its_time_comes():
+    """The big note read right after a small one is named even though nothing else is said for minutes."""
+    import io
+    import time
+
+    from ingest.progress import JsonProgress
+
+    out = io.StringIO()
+    p = JsonProgress(out, every=0.2)
+    p.start(2, "indexing")
+    p.detail("reading", source="notes/small.md")  # within 0.2 s of the start: held back
+    p.detail("reading", source="notes/big.md")  # replaces it
+    assert len(json_lines(out.getvalue())) == 1
+    time.sleep(0.5)
+    assert json_lines(out.getvalue())[-1]["source"] == "notes/big.md"
+    assert "notes/small.md" not in out.getvalue()
+
+
+class LengthEmbedder:
+    """Vectors that say which text they belong to, and a record of each call's size."""
+
+    name, encoder = "all-MiniLM-L6-v2", "onnx-int8"
+
+    def __init__(self):
+        self.calls: list[int] = []
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        self.calls.append(len(texts))
+        return [[float(len(t))] for t in texts]
+
+
+def test_embedding_is_sliced_with_progress_and_keeps_the_order():
+    from ingest.types import Chunk
+    from ingest.vectors import SLICE, vectors_for
+
+    class Details:
+        def __init__(self):
+            self.seen: list[tuple[str, int, int]] = []
+
+        def detail(self, stage: str, done: int = 0, total: int = 0, source: str = "") -> None:
+            self.seen.append((stage, done, total))
+
+    n = 2 * SLICE + 100
+    chunks = [Chunk(id=str(i), source="notes/big.md", kind="note", title="big", heading="", page=None,
+                    start=0, end=1, text="w " * (1 + (i * 7919) % 300)) for i in range(n)]
+    embedder, progress = LengthEmbedder(), Details()
+    vectors = vectors_for(chunks, {}, embedder, progress)
+    assert vectors == [[float(len(c.embed_text))] for c in chunks]
+    assert embedder.calls == [SLICE, SLICE, 100]
+    assert progress.seen == [("embedding", 0, n), ("embedding", SLICE, n), ("embedding", 2 * SLICE, n),
+                             ("embedding", n, n)]
+
+
+def test_indexing_a_big_note_reports_progress_inside_the_file(tmp_path, fake_embedder, monkeypatch):
+    import io
+
+    import ingest.vectors as vectors_mod
+    from ingest.progress import JsonProgress
+
+    monkeypatch.setattr(vectors_mod, "SLICE", 32)  # a big note in miniature: 150 chunks, sliced in 32s
+    para = "The heron waits in the reeds at dawn, and the otter crosses the weir. " * 6
+    note = "# Big\n\n" + "".join(f"## Part {i}\n\n{para}\n\n" for i in range(150))
+    vault = write_vault(tmp_path / "vault", {"notes/big.md": note, "notes/small.md": "# Small\n\nA wren.\n"})
+    out = io.StringIO()
+    s = Settings(notes_dir=vault, index_dir=tmp_path / "index", lock_timeout=0)
+    report = Indexer(s, embedder=fake_embedder, progress=JsonProgress(out, every=0)).run()
+    lines = json_lines(out.getvalue())
+    assert report.chunks > 128 and not report.failed
+    assert {"stage": "reading", "source": "notes/big.md"} in [{k: v for k, v in x.items() if k != "seconds"}
+                                                             for x in lines]
+    embedding = [(x["done"], x["total"]) for x in lines if x["stage"] == "embedding"]
+    assert embedding[0] == (0, report.chunks) and embedding[-1] == (report.chunks, report.chunks)
+    assert len(embedding) >= 5
+    assert lines[-1]["stage"] == "indexing" and lines[-1]["done"] == lines[-1]["total"] == 2
+
+
+@pytest.mark.slow
+def test_reread_index_json_keeps_stdout_to_the_report(built, settings):
+    (settings.notes_dir / "notes" / "wren.md").write_text("# Wren\n\nA wren sang from the hedge at noon.\n")
+    p = cli(settings, "index", "--json")
+    assert p.returncode == 0, p.stderr
+    [report] = json_lines(p.stdout)
+    assert set(report) == {"added", "updated", "removed", "renamed", "unchanged", "chunks", "seconds", "failed",
+                           "warnings"} and report["added"] == 1
+    progress = json_lines(p.stderr)  # every line of stderr is JSON: the progress
+    assert progress[0]["stage"] == "indexing" and progress[-1]["done"] == progress[-1]["total"] == 1
