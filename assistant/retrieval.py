@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest import lexical
+from ingest.errors import IndexDamaged
 from ingest.manifest import Manifest
 from ingest.types import Chunk, Filters, Hit
 
@@ -64,7 +65,15 @@ class Retriever:
         if not m.lexical:
             return None
         if self._gen is None or self._gen[0] != m.lexical:
-            self._gen = (m.lexical, lexical.load(self.index_dir, m.lexical))
+            try:
+                loaded = lexical.load(self.index_dir, m.lexical)
+            except FileNotFoundError:
+                raise  # a swap under this reader: the facade reads the manifest again and retries
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as e:  # garbage in a generation's files
+                where = self.index_dir / lexical.DIR / m.lexical
+                raise IndexDamaged(str(where), f"is unreadable ({type(e).__name__}: {' '.join(str(e).split())})"
+                                   ) from None
+            self._gen = (m.lexical, loaded)
         return self._gen[1]
 
     def terms(self, query: str) -> list[str]:

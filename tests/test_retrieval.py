@@ -316,3 +316,20 @@ def test_a_filter_applied_after_the_vector_search_finds_what_chromas_filter_find
         want = real(m.collection, qvec, 5, filters)
         assert len(got) == len(want) and all(filters.matches(c.source, c.kind, c.metadata["tags"]) for c, _ in got)
         assert all(abs(x - y) < 1e-5 for (_, x), (_, y) in zip(got, want, strict=True))  # equal up to ties
+
+
+@pytest.mark.parametrize("part", ["meta.json", "bm25/data.csc.index.npy"])
+def test_a_garbage_lexical_generation_is_one_line_for_a_reader(tmp_path, fake_embedder, part):
+    """Bytes that are not a generation, under a reader: the error names the folder and `reread index`
+    (which writes it again from the stored vectors), not a JSON or numpy traceback."""
+    from ingest.errors import IndexDamaged
+
+    vault = write_vault(tmp_path / "v", {"a.md": "# A\n\nWhales sing songs.", "b.md": "# B\n\nBees dance."})
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    folder = tmp_path / "i" / lexical.DIR / a.manifest().lexical
+    (folder / part).write_bytes(b"\x00\xffnot a generation")
+    reader = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    with pytest.raises(IndexDamaged) as e:
+        reader.search("whales")
+    assert str(folder) in str(e.value) and "run `reread index`" in str(e.value) and "\n" not in str(e.value)
