@@ -133,16 +133,16 @@ def test_the_ui_reindexes_while_chats_go_on(tmp_path, fake_embedder):
     app.index()
     rng = random.Random(5)
     with Reader(app, chat=True) as one, Reader(app) as two:
-        for r in range(8):
+        for r in range(6):
             edit_round(vault, rng, r)
-            report = app.index(full=r % 4 == 3)
+            report = app.index(full=r % 3 == 2)
             assert report.failed == [] and report.added >= 3
             one.wait_for_reads(1)
         two.wait_for_reads(2)
     assert one.errors + two.errors == [], (one.errors + two.errors)[0]
-    assert one.reads > 8 and two.reads > 8
+    assert one.reads > 6 and two.reads > 6
     hits = app.search("a new note about a wren", 10)
-    assert any(h.chunk.source.startswith("new-7-") for h in hits)
+    assert any(h.chunk.source.startswith("new-5-") for h in hits)
     ids = {i for e in app.manifest().files.values() for i in e.chunk_ids}
     assert app.store.ids(app.manifest().collection) == ids
 
@@ -171,7 +171,7 @@ def test_two_full_rebuilds_at_once_while_a_reader_searches_and_asks(tmp_path, em
     """Two `reread index --full` started together: the second waits for the writer lock, then rebuilds again;
     both exit 0. A long-lived Assistant searches and asks all the while without an error, and the index ends
     exact, with the chunks it had."""
-    vault, index_dir = gen_vault(tmp_path / "vault", 80), tmp_path / "index"
+    vault, index_dir = gen_vault(tmp_path / "vault", 50), tmp_path / "index"
     env = env_for(vault, index_dir)
     index_json(env)
     before = inspect(env, index_dir)
