@@ -26,9 +26,14 @@ class OnnxEmbedder:
 
     Speed, measured on 2 shared cores: one intra-op thread per run is the most work per CPU-second (two threads
     on one batch spent 10-40% more CPU for the same chunks), so batches run side by side on `workers` threads
-    instead; small batches of similar length pad least (8: ~72 chunks per CPU-second, 32: ~56)."""
+    instead; small batches of similar length pad least (8: ~72 chunks per CPU-second, 32: ~56).
 
-    def __init__(self, name: str, model_root: Path, batch_size: int = 8, workers: int | None = None):
+    One text per run by default: the int8 model quantizes its activations with one scale per run, so a text's
+    vector depended on the texts beside it in its batch (cosine down to 0.982 against the same text alone), and
+    a chunk re-embedded after a repair or an edit came out different. Alone, a text always gets the vector its
+    query would get, and it is no slower (help vault texts: 97 chunks per CPU-second alone, 93 in eights)."""
+
+    def __init__(self, name: str, model_root: Path, batch_size: int = 1, workers: int | None = None):
         self.name = name
         self.root = Path(model_root)
         self.batch_size = batch_size

@@ -220,3 +220,15 @@ def test_the_torch_setting_uses_sentence_transformers(export):
     auto.prepare()
     assert isinstance(auto._pick(), SentenceTransformerEmbedder)
     assert AutoEmbedder(MODEL, "onnx", cache=export.parent).encoder == "onnx-int8"
+
+
+def test_a_texts_vector_does_not_depend_on_the_texts_beside_it(onnx):
+    """int8 activations are scaled per run: texts embedded together used to move each other's vectors (cosine
+    0.98), so a chunk re-embedded in another batch after an edit or a repair changed. Each text runs alone."""
+    text = "Quantization lowers the numeric precision of a model's weights to save memory."
+    others = ["A", "Obsidian stores notes as plain markdown files in a folder you choose. " * 6,
+              "Retrieval-augmented generation fetches passages before the model answers."]
+    alone = np.array(onnx.embed([text])[0])
+    for batch in ([text, *others], [*others, text], [others[1], text]):
+        got = np.array(onnx.embed(batch)[batch.index(text)])
+        assert np.array_equal(got, alone)
