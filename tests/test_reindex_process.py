@@ -418,9 +418,8 @@ def chunk_rows(index_dir: Path, store: ChromaStore | None = None) -> tuple[dict,
 
 
 def same_chunks(got: dict, want: dict) -> dict:
-    """Ids, texts and offsets equal; each vector that of its own text. The int8 encoder's vectors move slightly
-    with the batch a text was embedded in (cosine ~0.99), so a vector must be nearer its own chunk's clean vector
-    than any other chunk's, and within 0.97."""
+    """Ids, texts and offsets equal; each vector that of its own text: the encoder embeds each text alone, so
+    a chunk re-embedded by a repair gets the clean build's vector (to float rounding through Chroma)."""
     import numpy as np
 
     ids = sorted(want)
@@ -521,6 +520,6 @@ def test_kill_9_at_random_moments_then_rerun(tmp_path, embedder, kind):
         want_info, want = chunk_rows(clean_dir, clean.store)
         assert info["clean"] and info["files"] == want_info["files"], f"seed {seed}, trial {t}"
         same = same_chunks(rows, want)
-        assert same["texts_equal"] and same["own_nearest"] and same["min_cosine"] > 0.97, f"seed {seed}, {t}: {same}"
+        assert same["texts_equal"] and same["own_nearest"] and same["min_cosine"] > 0.9999, f"seed {seed}, {t}: {same}"
         t += 1
     assert kills == KILL_TRIALS, f"seed {seed}: only {kills} of {tries} runs were killed before they finished"
