@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ingest import manifest as mf
 from ingest.auto_embedder import AutoEmbedder
-from ingest.errors import IndexMismatch, IndexMissing, RereadError
+from ingest.errors import IndexDamaged, IndexMismatch, IndexMissing, RereadError
 from ingest.indexer import Indexer
 from ingest.progress import Progress
 from ingest.settings import Settings
@@ -84,9 +84,11 @@ class Assistant:
         m = self.manifest()
         try:
             return self._retrieve(m, query, k, filters)
-        except Exception:
+        except Exception as e:
             now = self.manifest()
             if version(now) == version(m):  # the index did not move under the read: a real failure
+                if isinstance(e, FileNotFoundError):  # a part of the index gone from under the manifest
+                    raise IndexDamaged(e.filename or str(self.index_dir), "is missing") from None
                 raise
         # a run swapped generations during the read (Chroma says so in several ways: a collection not found,
         # a missing segment, a lexical file gone): read the new ones

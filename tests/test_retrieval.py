@@ -333,3 +333,18 @@ def test_a_garbage_lexical_generation_is_one_line_for_a_reader(tmp_path, fake_em
     with pytest.raises(IndexDamaged) as e:
         reader.search("whales")
     assert str(folder) in str(e.value) and "run `reread index`" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_lexical_generation_gone_from_under_the_manifest_is_one_line(tmp_path, fake_embedder):
+    import shutil
+
+    from ingest.errors import IndexDamaged
+
+    vault = write_vault(tmp_path / "v", {"a.md": "# A\n\nWhales sing songs."})
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    shutil.rmtree(tmp_path / "i" / lexical.DIR / a.manifest().lexical)
+    reader = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    with pytest.raises(IndexDamaged) as e:
+        reader.search("whales")
+    assert "is missing" in str(e.value) and "run `reread index`" in str(e.value)
