@@ -54,8 +54,8 @@ class Assistant:
         with self._sharing.using(writing=True):
             try:
                 return indexer.run(vault, full)
-            finally:
-                self._sharing.wrote(self._version())
+            finally:  # the version this run saved, from the indexer: no read of a 100k-chunk manifest back
+                self._sharing.wrote(version(indexer.manifest) if indexer.manifest is not None else self._version())
 
     def manifest(self) -> mf.Manifest:
         m = self._read_manifest()

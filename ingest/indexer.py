@@ -54,6 +54,7 @@ class Indexer:
         self.log = log
         self.preparer = Preparer(settings)
         self._landed: list[Chunk] = []  # this run's new chunks, for the lexical side
+        self.manifest: Manifest | None = None  # what the last run saved: the caller need not read it back
 
     @property
     def chunker(self) -> Chunker:
@@ -154,6 +155,7 @@ class Indexer:
         if not (plan.work or stale or not m.lexical):
             if plan.touched:
                 mf.save(self.index_dir, m)
+            self.manifest = m
             report.chunks = m.chunks
             return
         with gen.Dirty(self.index_dir):
@@ -163,9 +165,11 @@ class Indexer:
             report.removed = len(plan.removed)
             for job in plan.renamed:  # the new path's entry is written when it lands
                 m.files.pop(job.moved_from)
-            for batch in batches(plan.jobs):
+            todo = batches(plan.jobs)
+            for i, batch in enumerate(todo, start=1):
                 self._land([self._read(batch, m, report)], m)
-                mf.save(self.index_dir, m)  # progress survives a crash; the dirty marker covers the rest
+                if i < len(todo):  # progress survives a crash (the dirty marker covers the rest); the last
+                    mf.save(self.index_dir, m)  # batch is saved by _publish right after (~0.15 s at 100k chunks)
             self._publish(m)
             self.progress.finish()
             report.added = landed(plan.added + plan.retried, m)
@@ -210,6 +214,7 @@ class Indexer:
     def _publish(self, m: Manifest) -> None:
         gen.publish(self.index_dir, self.store, m, self._landed)
         self._landed = []
+        self.manifest = m
 
     def _read(self, jobs: list[FileJob], m: Manifest, report: IndexReport) -> list[Prepared]:
         """Prepare a batch of files; one that cannot land is recorded now (its old chunks deleted)."""
