@@ -1,8 +1,8 @@
 """One edited note in a large index: what `reread index` costs (CPU-seconds, wall, peak RSS), and a no-change run.
 
-    PYTHONPATH=.:benchmarks HF_HUB_OFFLINE=1 .venv/bin/python -P benchmarks/edit_large.py [--notes 17000] [--keep DIR]
+    PYTHONPATH=.:benchmarks HF_HUB_OFFLINE=1 .venv/bin/python -P benchmarks/edit_large.py [--notes 18000] [--keep DIR]
 
-The vault is reindex.py's generator (~6 chunks a note: 17,000 notes make ~100k chunks). The large index is built
+The vault is reindex.py's generator (~6 chunks a note: 18,000 notes make ~100k chunks). The large index is built
 in process with a fast hashed-words embedder that names itself as the ONNX encoder (the vectors do not matter
 for the cost of an edit, and a real full index of 100k chunks takes ~25 minutes here); then one note is edited
 and a fresh `reread index --json` process re-indexes it with the real encoder, the way a user runs it. Prints
@@ -11,7 +11,6 @@ one JSON object; progress on stderr. With --keep DIR the vault and index stay in
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -24,7 +23,7 @@ from pathlib import Path
 from time import perf_counter
 
 import numpy as np
-from reindex import REREAD, generate, log
+from reindex import REREAD, cli_env, generate, large_vault_args, log
 
 
 class HashedWords:
@@ -56,15 +55,10 @@ def child_run(env: dict) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--notes", type=int, default=17000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--keep", type=Path, help="keep (and reuse) the vault and index in this folder")
-    args = ap.parse_args()
+    args = large_vault_args(__doc__, 18000, "keep (and reuse) the vault and index in this folder")
     work = args.keep or Path(tempfile.mkdtemp(prefix="reread-edit-"))
     vault, index_dir = work / "vault", work / "index"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
-    env.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(vault), REREAD_INDEX_DIR=str(index_dir))
+    env = cli_env(vault, index_dir)
     os.environ.update(HF_HUB_OFFLINE="1")
     try:
         from assistant.facade import Assistant

@@ -9,27 +9,20 @@ Takes ~25 CPU-minutes at 20,000 notes on this machine. Prints one JSON object; p
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from child import run
-from reindex import REREAD, generate, log
+from reindex import REREAD, cli_env, generate, large_vault_args, log
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--notes", type=int, default=20000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--keep", type=Path, help="keep the vault and index in this folder")
-    args = ap.parse_args()
+    args = large_vault_args(__doc__, 20000, "keep the vault and index in this folder")
     work = args.keep or Path(tempfile.mkdtemp(prefix="reread-memory-"))
     vault, index_dir = work / "vault", work / "index"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
-    env.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(vault), REREAD_INDEX_DIR=str(index_dir))
+    env = cli_env(vault, index_dir)
     try:
         shutil.rmtree(work / "vault", ignore_errors=True)
         shutil.rmtree(index_dir, ignore_errors=True)

@@ -78,6 +78,22 @@ def generate(vault: Path, n: int, seed: int) -> list[Path]:
     return paths
 
 
+def cli_env(vault: Path, index_dir: Path) -> dict[str, str]:
+    """A `reread` child's environment: this one's without REREAD_/OPENAI_ settings, pointed at vault and index."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
+    env.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(vault), REREAD_INDEX_DIR=str(index_dir))
+    return env
+
+
+def large_vault_args(doc: str, notes: int, keep_help: str) -> argparse.Namespace:
+    """--notes, --seed and --keep DIR, as the large-vault benchmarks take them."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--notes", type=int, default=notes)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", type=Path, help=keep_help)
+    return ap.parse_args()
+
+
 def cli_index(env: dict[str, str]) -> tuple[float, dict]:
     t0 = perf_counter()
     p = subprocess.run([REREAD, "index", "--json"], env=env, capture_output=True, text=True)
@@ -125,8 +141,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="reread-bench-"))
     vault, index_dir = work / "vault", work / "index"
     os.chdir(work)  # no project .env leaks into the in-process runs
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
-    env.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(vault), REREAD_INDEX_DIR=str(index_dir))
+    env = cli_env(vault, index_dir)
     os.environ["HF_HUB_OFFLINE"] = "1"
     try:
         paths = generate(vault, args.notes, args.seed)
