@@ -126,6 +126,22 @@ def test_reindex_shows_the_new_counts_at_once(app, ui_assistant):
     assert "5 files" in text(app.sidebar.markdown)
 
 
+def test_an_unexpected_error_is_one_line_not_a_traceback(app, ui_assistant, monkeypatch, capsys):
+    """A bug (here a KeyError, as a reader once raised mid re-index) is named in one line in the page; the
+    traceback goes to the terminal. Asking and re-indexing alike."""
+    def broken(*args, **kwargs):
+        raise KeyError("source")
+
+    monkeypatch.setattr(type(ui_assistant), "chat", broken)
+    monkeypatch.setattr(type(ui_assistant), "index", broken)
+    ask(app, "What is tokenization?")
+    shown = text(app.error)
+    assert "Something went wrong (KeyError: 'source')" in shown and "reread ui" in shown and "Traceback" not in shown
+    next(b for b in app.sidebar.button if b.label == "Re-index").click().run()
+    assert not app.exception and "KeyError" in text(app.sidebar.error)
+    assert "Traceback" in capsys.readouterr().err
+
+
 def test_filters_are_offered_from_the_index_and_limit_the_answer(app):
     by_label = {m.label: m for m in app.multiselect}
     assert {"lookup", "question"} <= set(by_label["Tags (all must hold)"].options)

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from assistant import RereadError
 from ui.chat import ask, conversation_buttons, show_turn
-from ui.present import plain_markdown
+from ui.present import failure, plain_markdown
 from ui.session import get_assistant, turns
 from ui.sidebar import sidebar
 
@@ -17,8 +16,8 @@ def main() -> None:
     st.set_page_config(page_title="reread", page_icon="📚")
     try:
         assistant = get_assistant()
-    except RereadError as e:
-        st.error(plain_markdown(str(e)))
+    except Exception as e:  # ours in one line; anything else too, not as a traceback in the page
+        st.error(plain_markdown(failure(e)))
         return
     opts, status = sidebar(assistant)
     downloads = st.sidebar.container()  # filled last, so it knows the newest turn

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from assistant import BACKEND_NOTE, Answer, Assistant, RereadError, answer_markdown, conversation_markdown, slug
+from assistant import BACKEND_NOTE, Answer, Assistant, answer_markdown, conversation_markdown, slug
 from ui.cards import show_nearest, show_sources
-from ui.present import plain_markdown
+from ui.present import failure, plain_markdown
 from ui.session import Options, Turn, clear, turns
 
 
@@ -48,8 +48,8 @@ def ask(assistant: Assistant, question: str, opts: Options, vault: Path) -> Turn
                     answer = bot.chat(history, question, opts.k, opts.backend, opts.filters)
             else:
                 answer = streamed(bot.chat_stream(history, question, opts.k, opts.backend, opts.filters))
-        except RereadError as e:
-            st.error(plain_markdown(str(e)))
+        except Exception as e:  # ours in one line; anything else too, not as a traceback in the page
+            st.error(plain_markdown(failure(e)))
             return None
         turn = Turn(question, answer, asked_at)
         show_answer(assistant, answer, vault)

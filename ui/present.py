@@ -9,6 +9,22 @@ from urllib.parse import quote
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~=$:])")
 
 
+def failure(e: Exception) -> str:
+    """One line for an error shown in the page. Ours already say what to do; anything else (a bug) is named
+    with its type and message, its traceback goes to the terminal running `reread ui`, not into the page."""
+    from assistant import RereadError
+
+    if isinstance(e, RereadError):
+        return str(e)
+    import sys
+    import traceback
+
+    traceback.print_exception(e, file=sys.stderr)
+    said = " ".join(str(e).split())[:300]
+    return (f"Something went wrong ({type(e).__name__}{': ' + said if said else ''}); the details are in the "
+            "terminal running `reread ui`. Try again, or re-index if it persists.")
+
+
 def plain_markdown(text: str) -> str:
     """Text shown through st.markdown as written: no images, links, HTML or directives from a note or an LLM.
     A literal \\[12\\] (escaped so it is not a citation marker) shows as [12]; lines are kept."""

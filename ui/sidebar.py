@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assistant import LINK_STYLES, Assistant, CallbackProgress, Facets, Filters, RereadError, report_text
-from ui.present import plain_markdown
+from assistant import LINK_STYLES, Assistant, CallbackProgress, Facets, Filters, report_text
+from ui.present import failure, plain_markdown
 from ui.session import Options
 
 KIND_LABELS = {"note": "notes", "pdf": "books (PDF)"}
@@ -39,9 +39,9 @@ def reindex(assistant: Assistant) -> None:
         min(1.0, done / total) if total else 1.0, text=plain_markdown(f"{label} {done}/{total}")))
     try:
         report = assistant.index(progress=progress)
-    except RereadError as e:
+    except Exception as e:  # ours in one line; anything else too, not as a traceback in the page
         bar.empty()
-        st.error(plain_markdown(str(e)))  # messages name files and folders: text, never markdown
+        st.error(plain_markdown(failure(e)))  # messages name files and folders: text, never markdown
         return
     bar.empty()
     for message in report.messages:  # e.g. a rebuild because the model changed
