@@ -54,6 +54,21 @@ def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
+def study_session(vault: Path, rng, label: str, edited: int, gone: int, line, added: dict[str, str]) -> None:
+    """A study session's changes to a vault: `edited` notes get line(rng) appended, `gone` notes go (half
+    deleted, half renamed with `label` in the new name), and `added` notes are written."""
+    files = sorted(vault.rglob("*.md"))
+    for p in rng.sample(files, edited):
+        p.write_text(p.read_text(encoding="utf-8") + line(rng), encoding="utf-8", newline="")
+    leaving = rng.sample(files, gone)
+    for p in leaving[:gone // 2]:
+        p.unlink(missing_ok=True)
+    for p in leaving[gone // 2:]:
+        if p.exists():
+            os.rename(p, p.with_name(f"moved-{label}-{p.name}"))
+    write_vault(vault, added)
+
+
 @pytest.fixture
 def vault(tmp_path) -> Path:
     """A copy of the sample vault's five seed notes."""

@@ -3,7 +3,6 @@ or another thread writes the index. A reader sees the old index or the new one, 
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from assistant.facade import Assistant
 from ingest.settings import Settings
 from ingest.store import ChromaStore
 from ingest.types import Chunk
+from tests.conftest import study_session
 from tests.test_reindex_process import REREAD, assert_clean, env_for, gen_vault, index_json, inspect
 
 QUESTIONS = ["otter near the salt marsh", "kestrel in the beech wood", "badger at an old quarry",
@@ -66,19 +66,9 @@ class Reader:
 
 def edit_round(vault: Path, rng: random.Random, r: int) -> None:
     """A session's edits: 15 notes changed, 3 deleted, 3 renamed, 3 added."""
-    files = sorted(vault.rglob("*.md"))
-    for p in rng.sample(files, 15):
-        p.write_text(p.read_text(encoding="utf-8") + f"\nEdited in round {r}: a wren, {rng.random():.6f}.\n",
-                     encoding="utf-8")
-    gone = rng.sample(files, 6)
-    for p in gone[:3]:
-        p.unlink(missing_ok=True)
-    for p in gone[3:]:
-        if p.exists():
-            os.rename(p, p.with_name(f"moved-{r}-{p.name}"))
-    for i in range(3):
-        (vault / f"new-{r}-{i}.md").write_text(f"# New {r}.{i}\n\nA new note about a wren and an otter, {i}.\n",
-                                               encoding="utf-8")
+    study_session(vault, rng, str(r), 15, 6, lambda g: f"\nEdited in round {r}: a wren, {g.random():.6f}.\n",
+                  {f"new-{r}-{i}.md": f"# New {r}.{i}\n\nA new note about a wren and an otter, {i}.\n"
+                   for i in range(3)})
 
 
 def test_a_chunk_deleted_by_another_process_is_skipped_not_a_crash(tmp_path, fake_embedder):

@@ -25,7 +25,7 @@ from ingest import manifest as mf
 from ingest.lock import WriterLock
 from ingest.settings import Settings
 from ingest.store import ChromaStore
-from tests.conftest import write_vault
+from tests.conftest import study_session, write_vault
 
 pytestmark = pytest.mark.slow
 
@@ -438,18 +438,9 @@ KILL_TRIALS = int(os.environ.get("REREAD_KILL_TRIALS", "4"))  # kills per kind o
 
 def random_edits(vault: Path, rng: random.Random, t: int) -> None:
     """Edit 34 notes (with the 2 added, two write batches), delete 2, rename 2."""
-    files = sorted(vault.rglob("*.md"))
-    for p in rng.sample(files, 34):
-        p.write_text(p.read_text(encoding="utf-8") + f"\nTrial {t}: {rng.choice(PLACES)}, {rng.random():.6f}.\n",
-                     encoding="utf-8", newline="")
-    gone = rng.sample(files, 4)
-    for p in gone[:2]:
-        p.unlink(missing_ok=True)
-    for p in gone[2:]:
-        if p.exists():
-            os.rename(p, p.with_name(f"moved-{t}-{p.name}"))
-    write_vault(vault, {f"notes/trial-{t}-{i}.md": f"# Trial {t}.{i}\n\nA plover at {rng.choice(PLACES)}.\n"
-                        for i in range(2)})
+    study_session(vault, rng, str(t), 34, 4, lambda g: f"\nTrial {t}: {g.choice(PLACES)}, {g.random():.6f}.\n",
+                  {f"notes/trial-{t}-{i}.md": f"# Trial {t}.{i}\n\nA plover at {rng.choice(PLACES)}.\n"
+                   for i in range(2)})
 
 
 def started_writing(proc: subprocess.Popen, marker: Path, since: int) -> None:
