@@ -226,10 +226,9 @@ class ExtractiveAnswerer:
             # the sentence next to a chosen one reads on from it and shares its citation: a lower bar
             if c.score >= floor or any(_neighbours(c, d) for d in chosen):
                 chosen.append(c)
-        for c in list(chosen[:1]):  # the key sentence's own continuation outranks the sentences after it
-            after = _leaning_on(c, cands)
-            if after is not None and after not in chosen:
-                chosen = (chosen[:1] + [after] + chosen[1:])[:self.max_sentences]
+        leaning = _leaning_on(best, cands)  # the key sentence's own continuation outranks the sentences after it
+        if leaning is not None and leaning not in chosen:
+            chosen = ([best, leaning] + chosen[1:])[:self.max_sentences]
         if q.quantity and not DIGIT.search(render(best)):
             # "The maximum file size depends on your plan." reads on: "For the Standard plan the limit is 5 MB. ..."
             # (a number in some other note's sentence is no reason to cut the key sentence short)

@@ -170,7 +170,7 @@ class Assistant:
         hits = self.search(standalone, k, filters)
         extra = {"standalone": standalone if standalone != question else "",
                  "model": self.settings.llm_model if llm is not None else ""}
-        if not grounded(self.retriever.evidence(standalone, hits), self.refusal):
+        if not grounded(self.retriever.evidence(standalone, hits, self.refusal.depth), self.refusal):
             yield refusal(question, hits, name, **extra)
             return
         if llm is None:
@@ -217,7 +217,6 @@ class Assistant:
             other.retriever, other.refusal, other._sharing = self.retriever, self.refusal, self._sharing
             variants[model] = other
         return variants[model]
-
 
 
 def version(m: mf.Manifest) -> str:

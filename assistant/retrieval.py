@@ -79,7 +79,7 @@ class Retriever:
     def terms(self, query: str) -> list[str]:
         return self.analyzer(query)
 
-    def evidence(self, query: str, hits: list[Hit], depth: int = 5) -> Evidence:
+    def evidence(self, query: str, hits: list[Hit], depth: int) -> Evidence:
         """What the hits show for the query, for the refusal decision (refusal.py): weighed against the
         lexical generation the hits were retrieved from, so the manifest is not read again."""
         gen = self._gen[1] if self._gen is not None else None

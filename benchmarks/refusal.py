@@ -37,7 +37,7 @@ def collect(spec: str, tmp: Path, embedder, k: int) -> tuple[str, list[tuple[boo
         if row.get("history"):
             continue
         hits = assistant.search(row["question"], k, row_filters(row))
-        ev = assistant.retriever.evidence(row["question"], hits)
+        ev = assistant.retriever.evidence(row["question"], hits, assistant.refusal.depth)
         rows.append((bool(row.get("found", True)), ev, row["question"]))
     return Path(qa).name, rows
 

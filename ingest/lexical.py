@@ -166,6 +166,10 @@ K1, B = 1.5, 0.75  # bm25s's defaults (Lucene BM25)
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # (term, chunk, count) per matrix entry
 
 
+def _no_entries() -> Entries:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint16)
+
+
 def _counts(tokens: list[np.ndarray], first: int, v: int) -> tuple[Entries, np.ndarray]:
     """Each (chunk, term) once with its count, chunks numbered from `first`; and each chunk's length."""
     n = len(tokens)
@@ -195,9 +199,9 @@ def _matrix(old: Entries, new: Entries, lengths: np.ndarray, v: int, k1: float =
     indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
     nnz = int(indptr[-1])
     indices, tf = np.empty(nnz, dtype=np.int32), np.empty(nnz, dtype=np.uint16)
-    for (terms, chunks, counts), before, mine in ((old, None, c_old), (new, c_old, c_new)):
-        starts = np.concatenate([[0], np.cumsum(mine)[:-1]])
-        dest = indptr[terms] + np.arange(len(terms)) - starts[terms] + (before[terms] if before is not None else 0)
+    for (terms, chunks, counts), before, mine in ((old, np.zeros_like(c_old), c_old), (new, c_old, c_new)):
+        starts = np.concatenate([[0], np.cumsum(mine)[:-1]])  # each term's first entry among these
+        dest = indptr[terms] + before[terms] + np.arange(len(terms)) - starts[terms]
         indices[dest], tf[dest] = chunks, counts
     n = len(lengths)
     idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
@@ -232,8 +236,7 @@ def build(previous: Generation | None, keep: Iterable[str], added: list[Doc], an
     if gen.ids:
         gen.vocab.setdefault("", len(gen.vocab))  # bm25s wants an empty token to give empty chunks a row
         v = len(gen.vocab)
-        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint16))
-        old = _kept(previous, position) if position is not None else empty
+        old = _kept(previous, position) if position is not None else _no_entries()
         new, new_lengths = _counts(tokens, len(old_lengths), v)
         gen.lengths = np.concatenate([old_lengths, new_lengths])
         gen.scores, gen.tf = _matrix(old, new, gen.lengths, v)
@@ -273,8 +276,8 @@ def load(index_dir: Path, name: str, for_writer: bool = False) -> Generation:
         elif gen.ids:  # written before counts were kept: counted once from its token ids
             flat = np.load(folder / "tokens.npy")
             tokens = np.split(flat, np.cumsum(gen.lengths)[:-1])
-            empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint16))
-            gen.scores, gen.tf = _matrix(empty, _counts(tokens, 0, len(gen.vocab))[0], gen.lengths, len(gen.vocab))
+            v = len(gen.vocab)
+            gen.scores, gen.tf = _matrix(_no_entries(), _counts(tokens, 0, v)[0], gen.lengths, v)
         if gen.ids and len(gen.tf) != len(gen.scores.indices):
             raise ValueError(f"lexical generation {name}: counts and matrix differ in length")
     return gen
