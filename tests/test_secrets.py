@@ -5,9 +5,6 @@ library's debug log, an export, the index folder or any other file reread writes
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,22 +12,16 @@ import pytest
 
 from tests.conftest import SAMPLE_NOTES, write_vault
 from tests.fake_openai import FakeOpenAI, closed_port_url
+from tests.test_openai_backend import cli_env, reread
 
-READ = Path(sys.executable).parent / "reread"
 QUESTION = "What is tokenization?"
 CANARY = f"sk-canary-{uuid.uuid4().hex}"  # unique per run: finding it anywhere can only mean a leak
 TRACES = [CANARY, CANARY.removeprefix("sk-canary-"), CANARY[-16:]]  # the key, its random part, its tail
 
 
 def env_for(vault: Path, index: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REREAD_", "OPENAI_"))}
-    env.update(HF_HUB_OFFLINE="1", REREAD_NOTES_DIR=str(vault), REREAD_INDEX_DIR=str(index), OPENAI_API_KEY=CANARY,
-               OPENAI_LOG="debug", **extra)  # the openai library's own request log, on stderr
-    return env
-
-
-def reread(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(READ), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    # the openai library's own request log on stderr too
+    return cli_env(vault, index, OPENAI_API_KEY=CANARY, OPENAI_LOG="debug", **extra)
 
 
 def tree(root: Path) -> dict[str, bytes]:
