@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import sys
+import traceback
 from pathlib import Path
 from urllib.parse import quote
+
+from assistant import RereadError
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~=$:])")
 
@@ -12,13 +16,8 @@ MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~=$:])")
 def failure(e: Exception) -> str:
     """One line for an error shown in the page. Ours already say what to do; anything else (a bug) is named
     with its type and message, its traceback goes to the terminal running `reread ui`, not into the page."""
-    from assistant import RereadError
-
     if isinstance(e, RereadError):
         return str(e)
-    import sys
-    import traceback
-
     traceback.print_exception(e, file=sys.stderr)
     said = " ".join(str(e).split())[:300]
     return (f"Something went wrong ({type(e).__name__}{': ' + said if said else ''}); the details are in the "
