@@ -86,7 +86,7 @@ class Retriever:
         terms = self.terms(query)
         weights = {t: gen.idf(t) if gen is not None else 1.0 for t in terms}
         return evidence(terms, weights, hits, self.analyzer,
-                        lambda t: gen is None or gen.df(t) > 0, depth, common_words.rarity)
+                        lambda t: gen is None or gen.df(t) > 0, depth, common_words.rarity, query)
 
     def retrieve(self, m: Manifest, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         cfg = self.config

@@ -52,6 +52,14 @@ def test_an_unrelated_question_is_refused_with_the_nearest_passages_and_no_llm_c
     assert answer.to_json()["nearest"][0]["source"] == answer.nearest[0].chunk.source
 
 
+def test_a_name_the_notes_never_use_as_a_name_is_refused(indexed, embedder):
+    """The notes mention Google Photos and search; not "Google Search" (its words are there, apart)."""
+    app = Assistant(indexed, embedder=embedder)
+    answer = app.ask("How did Google Search use AI?")
+    assert not answer.found and answer.nearest
+    assert app.ask("How did Google Photos use AI?").found
+
+
 def test_a_follow_up_keeps_the_subject_of_the_question_before(indexed, embedder):
     app = Assistant(indexed, embedder=embedder)
     first = app.ask("What is tokenization?")

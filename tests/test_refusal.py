@@ -1,9 +1,10 @@
-"""The refusal rule's evidence: words the vault never uses count by how specific they are in English."""
+"""The refusal rule's evidence: words the vault never uses count by how specific they are in English, and a name
+the question spells with capitals must appear in a passage as a name."""
 
 from __future__ import annotations
 
 from assistant.common_words import rarity
-from assistant.refusal import RefusalConfig, evidence, grounded
+from assistant.refusal import RefusalConfig, evidence, grounded, names
 from ingest.lexical import Analyzer
 from ingest.types import Chunk, Hit
 
@@ -35,3 +36,35 @@ def test_a_paraphrase_in_everyday_words_is_answered_and_a_specific_unknown_topic
 
     assert judge("Is it really possible to get back several older versions?")
     assert not judge("Can I export a note as a docx file with pandoc?")
+
+
+def test_names_are_runs_of_capitalised_words_after_a_sentence_starts():
+    assert names("Can I use Obsidian on my Apple Watch?") == ["Apple Watch"]
+    assert names("How do I choose an Open Source License? And Git LFS.") == ["Open Source License", "Git LFS"]
+    assert names("Which Python version does I Need") == []  # a sentence's first word, and "I", start no name
+    assert names("Why does Face ID keep updating?") == ["Face ID"]
+    assert names("what about Google Photos?Google Docs too") == ["Google Photos"]
+
+
+def test_a_name_the_passages_hold_only_in_pieces_is_not_grounded():
+    """The passage names Apple and a watch, and is similar enough to answer; the Apple Watch is not in it."""
+    analyzer = Analyzer()
+    text = "Obsidian can be used in Apple's Lockdown Mode. Watch the sync indicator while it works."
+    hits = [passage(text, 0.62)]
+
+    def judge(question: str):
+        terms = analyzer(question)
+        return evidence(terms, {t: 1.0 for t in terms}, hits, analyzer, lambda t: True, question=question)
+
+    watch = judge("Can I use Obsidian on my Apple Watch?")
+    assert watch.unmatched == ("Apple Watch",) and not grounded(watch)
+    lockdown = judge("Does Obsidian work in Lockdown Mode?")
+    assert lockdown.unmatched == () and grounded(lockdown)
+
+
+def test_a_longer_name_needs_two_of_its_words_in_a_row_so_spelling_variants_pass():
+    analyzer = Analyzer()
+    hits = [passage("Pick an open source licence before you publish the code.", 0.5)]
+    question = "How do I choose an Open Source License?"
+    terms = analyzer(question)
+    assert evidence(terms, {}, hits, analyzer, lambda t: True, question=question).unmatched == ()
