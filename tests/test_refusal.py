@@ -44,6 +44,19 @@ def test_names_are_runs_of_capitalised_words_after_a_sentence_starts():
     assert names("Which Python version does I Need") == []  # a sentence's first word, and "I", start no name
     assert names("Why does Face ID keep updating?") == ["Face ID"]
     assert names("what about Google Photos?Google Docs too") == ["Google Photos"]
+    assert names("How do I export a note as a Word .docx file, not notes.md?") == [".docx"]
+
+
+def test_a_file_format_the_passages_never_name_is_not_grounded():
+    analyzer = Analyzer()
+    hits = [passage("Export a note as a PDF file from the command palette.", 0.63)]
+
+    def judge(question: str):
+        terms = analyzer(question)
+        return evidence(terms, {t: 1.0 for t in terms}, hits, analyzer, lambda t: True, question=question)
+
+    assert judge("How do I export a note as a .docx file?").unmatched == (".docx",)
+    assert judge("How do I export a note as a .pdf file?").unmatched == ()
 
 
 def test_a_name_the_passages_hold_only_in_pieces_is_not_grounded():
