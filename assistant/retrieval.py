@@ -113,21 +113,21 @@ class Retriever:
         search (ids only), the allowed ids known from the lexical generation. A narrow one, or too few found that
         way, goes to Chroma's filter."""
         if not filters or gen is None or not gen.ids:
-            return self.store.query(m.collection, qvec, depth, filters)
+            return self.store.query(m.collection, qvec, depth, filters, m.files)
         allowed = gen.allowed(filters)
         share = len(allowed) / len(gen.ids)
         if share >= MIN_SHARE:
             n = min(len(gen.ids), MAX_DEEP, int(depth / share * 2) + 1)
             kept = [(i, c) for i, c in self.store.nearest_ids(m.collection, qvec, n) if i in allowed][:depth]
             if len(kept) >= min(depth, len(allowed)):
-                got = self.store.get(m.collection, [i for i, _ in kept])
+                got = self.store.get(m.collection, [i for i, _ in kept], m.files)
                 return [(got[i], c) for i, c in kept if i in got]
-        return self.store.query(m.collection, qvec, depth, filters)
+        return self.store.query(m.collection, qvec, depth, filters, m.files)
 
     def _read(self, m: Manifest, ids: list[str], chunks: dict, cosine: dict, qvec) -> None:
         """Chunks found by BM25 alone: read them, with their vectors for their cosine."""
         extra = [i for i in ids if i not in chunks]
-        for i, (chunk, vec) in self.store.get_with_vectors(m.collection, extra).items():
+        for i, (chunk, vec) in self.store.get_with_vectors(m.collection, extra, m.files).items():
             chunks[i], cosine[i] = chunk, float(np.dot(vec, qvec))
 
 

@@ -127,7 +127,7 @@ def begin_rebuild(index_dir: Path, store: IndexStore, m: Manifest) -> None:
 def publish(index_dir: Path, store: IndexStore, m: Manifest, landed: list[Chunk]) -> None:
     """Stamp the manifest, write the lexical generation that matches it, then save it: readers move here."""
     m.last_indexed = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    m.lexical = lexical.refresh(index_dir, m, landed, lambda ids: store.get(m.collection, ids), new_tag())
+    m.lexical = lexical.refresh(index_dir, m, landed, lambda ids: store.get(m.collection, ids, m.files), new_tag())
     m.lexical_sizes = lexical_sizes(index_dir / lexical.DIR / m.lexical)
     mf.save(index_dir, m)
     lexical.prune(index_dir, m.lexical)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import IndexDamaged, IndexMismatch
 
-FORMAT = 2  # 2: lexical generations, tags per file, vectors keyed on the embedded text
+FORMAT = 3  # 2: lexical generations, tags per file, vectors keyed on the embedded text; 3: title and author per file
 MANIFEST = "manifest.json"
 BUILDING = "manifest.building.json"
 DIRTY = "dirty"
@@ -27,6 +27,8 @@ class FileEntry:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None  # why the file did not land; kept so an unchanged bad file is not re-read
     tags: list[str] = field(default_factory=list)  # per file, for filters: stored once, not on every chunk
+    title: str = ""  # per file as well: a chunk read from the store gets these three from here
+    author: str = ""
 
 
 @dataclass

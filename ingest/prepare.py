@@ -36,7 +36,8 @@ class Prepared:
             return FileEntry(f.source, kind, f.size, f.mtime_ns, self.digest, [], error=self.error)
         first = self.chunks[0]
         return FileEntry(f.source, first.kind, f.size, f.mtime_ns, self.digest, [c.id for c in self.chunks],
-                         self.encoding, list(self.warnings), tags=list(first.metadata.get("tags") or []))
+                         self.encoding, list(self.warnings), tags=list(first.metadata.get("tags") or []),
+                         title=first.title, author=str(first.metadata.get("author") or ""))
 
     @property
     def file(self) -> SourceFile:

@@ -7,10 +7,13 @@ ingest/store.py (ChromaStore), assistant/llm.py (OpenAIChat). Nothing heavy is i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from .types import Chunk, Filters
+
+if TYPE_CHECKING:
+    from .manifest import FileEntry
 
 
 class Embedder(Protocol):
@@ -48,7 +51,7 @@ class IndexStore(Protocol):
 
     def ids(self, name: str) -> set[str]: ...
 
-    def get(self, name: str, ids: list[str]) -> dict[str, Chunk]: ...
+    def get(self, name: str, ids: list[str], files: Mapping[str, FileEntry] | None = None) -> dict[str, Chunk]: ...
 
     def texts_and_vectors(self, name: str, ids: list[str]) -> list[tuple[str, list[float], str]]: ...
 
@@ -58,14 +61,15 @@ class IndexStore(Protocol):
 class SearchStore(Protocol):
     """What the retriever and the facade read with."""
 
-    def query(self, name: str, vector: list[float], k: int,
-              filters: Filters | None = None) -> list[tuple[Chunk, float]]: ...
+    def query(self, name: str, vector: list[float], k: int, filters: Filters | None = None,
+              files: Mapping[str, FileEntry] | None = None) -> list[tuple[Chunk, float]]: ...
 
     def nearest_ids(self, name: str, vector: list[float], k: int) -> list[tuple[str, float]]: ...
 
-    def get(self, name: str, ids: list[str]) -> dict[str, Chunk]: ...
+    def get(self, name: str, ids: list[str], files: Mapping[str, FileEntry] | None = None) -> dict[str, Chunk]: ...
 
-    def get_with_vectors(self, name: str, ids: list[str]) -> dict[str, tuple[Chunk, list[float]]]: ...
+    def get_with_vectors(self, name: str, ids: list[str], files: Mapping[str, FileEntry] | None = None
+                         ) -> dict[str, tuple[Chunk, list[float]]]: ...
 
     def reopen(self) -> None: ...
 

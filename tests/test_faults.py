@@ -500,20 +500,22 @@ def test_an_index_of_another_model_is_named_and_rebuilt(built, settings, embedde
 
 def test_an_index_of_an_older_format_is_named_and_rebuilt(built, settings, embedder):
     rewrite_manifest(settings.index_dir, format=1, fp_format=1, lexical="")
-    with pytest.raises(IndexMismatch, match=r"written by an older reread \(index format 1, now 2\); run `reread index"):
+    older = rf"written by an older reread \(index format 1, now {mf.FORMAT}\); run `reread index"
+    with pytest.raises(IndexMismatch, match=older):
         Assistant(settings, embedder=embedder).search(QUERY)
     report = Assistant(settings, embedder=embedder).index()
-    assert "format 1 -> 2" in report.messages[0] and report.added == len(NOTES)
+    assert f"format 1 -> {mf.FORMAT}" in report.messages[0] and report.added == len(NOTES)
     app = Assistant(settings, embedder=embedder)
     assert sources(app)[0] == "notes/glossary.md" and app.store.names() == [app.manifest().collection]
 
 
 def test_an_index_of_a_newer_format_is_left_alone(built, settings, embedder):
     """A rebuild would throw away what a newer reread wrote: both sides refuse, in one line."""
-    rewrite_manifest(settings.index_dir, format=3, fp_format=3)
+    rewrite_manifest(settings.index_dir, format=mf.FORMAT + 1, fp_format=mf.FORMAT + 1)
     before = tree(settings.index_dir)
     for act in (lambda app: app.search(QUERY), lambda app: app.index(), lambda app: app.index(full=True)):
-        with pytest.raises(IndexMismatch, match=r"newer reread \(index format 3; this one reads 2\): upgrade"):
+        newer = rf"newer reread \(index format {mf.FORMAT + 1}; this one reads {mf.FORMAT}\): upgrade"
+        with pytest.raises(IndexMismatch, match=newer):
             act(Assistant(settings, embedder=embedder))
     assert tree(settings.index_dir) == before
 

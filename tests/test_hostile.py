@@ -16,6 +16,7 @@ from ingest.chunker import Chunker, ChunkerConfig
 from ingest.discover import discover
 from ingest.markdown import parse_markdown
 from ingest.spans import layout, sentences
+from ingest.store import chunk_from
 from tests.conftest import default_chunker, write_vault
 
 
@@ -217,9 +218,10 @@ def test_a_hostile_vault_indexes_with_exact_offsets_and_duplicate_names_apart(tm
     m = mf.load(app.index_dir)
     got = app.store._collection(m.collection).get(include=["metadatas"])
     assert len(got["ids"]) == m.chunks
-    for meta in got["metadatas"]:
-        text = (vault / meta["source"]).read_bytes().decode("utf-8")
-        assert text[meta["start"]:meta["end"]] == meta["text"]
+    for i, meta in zip(got["ids"], got["metadatas"], strict=True):
+        c = chunk_from(i, meta)
+        text = (vault / c.source).read_bytes().decode("utf-8")
+        assert text[c.start:c.end] == c.text
     same = {meta["source"] for meta in got["metadatas"] if meta["source"].endswith("same.md")}
     assert same == {"books/same.md", "articles/same.md", "inbox/deeper/same.md"}
     hits = app.search("shared sentence about retrieval", k=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ingest import manifest as mf
+from ingest.store import chunk_from
 from tests.conftest import write_vault
 
 
@@ -17,9 +18,10 @@ def test_every_stored_chunk_is_an_exact_span(assistant, vault):
     col = assistant.store._collection(m.collection)
     got = col.get(include=["documents", "metadatas"])
     assert len(got["ids"]) == m.chunks == report.chunks
-    for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
-        text = (vault / meta["source"]).read_bytes().decode("utf-8")
-        assert doc is None and text[meta["start"]:meta["end"]] == meta["text"]  # no full-text index of documents
+    for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+        c = chunk_from(i, meta)  # the stored fields, read as the store reads them
+        text = (vault / c.source).read_bytes().decode("utf-8")
+        assert doc is None and text[c.start:c.end] == c.text  # no full-text index of documents
 
 
 def test_answers_cite_exact_spans(assistant, vault):

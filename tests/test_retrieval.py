@@ -313,7 +313,7 @@ def test_a_filter_applied_after_the_vector_search_finds_what_chromas_filter_find
         filters = parse_filters(spec)
         got = a.retriever._dense(m, qvec, 5, filters, a.retriever.generation(m))
         assert bool(calls) == via_chroma
-        want = real(m.collection, qvec, 5, filters)
+        want = real(m.collection, qvec, 5, filters, m.files)
         assert len(got) == len(want) and all(filters.matches(c.source, c.kind, c.metadata["tags"]) for c, _ in got)
         assert all(abs(x - y) < 1e-5 for (_, x), (_, y) in zip(got, want, strict=True))  # equal up to ties
 
@@ -348,3 +348,29 @@ def test_a_lexical_generation_gone_from_under_the_manifest_is_one_line(tmp_path,
     with pytest.raises(IndexDamaged) as e:
         reader.search("whales")
     assert "is missing" in str(e.value) and "run `reread index`" in str(e.value)
+
+
+def test_a_filter_allowing_more_sources_than_one_query_takes_is_searched_in_parts(tmp_path, fake_embedder,
+                                                                                   monkeypatch):
+    """Filters reach Chroma as the list of files they allow; SQLite caps a statement's variables (~32k), so a
+    long list is searched in parts and the best kept: the same answer as one query."""
+    from ingest import store as store_module
+
+    vault = write_vault(tmp_path / "v", {f"n{i:02}.md": f"# Note {i}\n\nOwls number {i} hunt at night.\n"
+                                         for i in range(12)})
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    m = a.manifest()
+    qvec = fake_embedder.embed(["owls hunting"])[0]
+    whole = a.store.query(m.collection, qvec, 5, parse_filters(["kind=note"]), m.files)
+    from chromadb.api.models.Collection import Collection
+
+    monkeypatch.setattr(store_module, "MAX_IN", 5)
+    sizes, real = [], Collection.query
+    monkeypatch.setattr(Collection, "query", lambda self, **kw: sizes.append(len(kw["where"]["source"]["$in"]))
+                        or real(self, **kw))
+    parts = a.store.query(m.collection, qvec, 5, parse_filters(["kind=note"]), m.files)
+    assert sizes == [5, 5, 2] and len(parts) == len(whole) == 5
+    assert all(abs(x - y) < 1e-5 for (_, x), (_, y) in zip(parts, whole, strict=True))  # equal up to ties
+    assert a.store.query(m.collection, qvec, 5, parse_filters(["kind=pdf"]), m.files) == []
+    assert all(c.title.startswith("Note ") for c, _ in whole)  # per-file fields come from the manifest

@@ -110,6 +110,5 @@ def test_a_chroma_server_is_sent_chunks_vectors_and_this_metadata_only():
     chunk = Chunk(id="c1", source="books/a.md", kind="note", title="A", heading="H", page=None, start=0, end=5,
                   text="Hello", embed_text="A > H\nHello", metadata={"tags": ["t"], "author": "Ada",
                   "highlights": ["Hello"], "frontmatter": {"secret": "front matter stays home"}})
-    assert set(_flat(chunk)) == {"source", "kind", "title", "heading", "page", "start", "end", "embed_hash", "text",
-                                 "author", "tags", "folders", "highlights"}
-    assert "front matter stays home" not in str(_flat(chunk))
+    assert set(_flat(chunk)) == {"source", "heading", "span", "text", "highlights"}
+    assert "front matter stays home" not in str(_flat(chunk)) and "Ada" not in str(_flat(chunk))
