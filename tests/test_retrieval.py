@@ -222,8 +222,8 @@ def random_docs(rng, n: int, first: int = 0) -> list[lexical.Doc]:
 
 
 def test_the_bm25_matrix_scores_as_bm25s_builds_it_and_reads_back_without_bm25s(tmp_path):
-    """Built with numpy, saved by bm25s, read back by numpy alone (a search must not import scipy): the
-    scores are bm25s's own, and bm25s loads the saved files too."""
+    """Built and saved with numpy (neither a search nor a re-index imports bm25s and scipy), in bm25s's format:
+    the scores are bm25s's own, bm25s loads the saved files, and its own save writes the same arrays."""
     import random
 
     import bm25s
@@ -241,6 +241,12 @@ def test_the_bm25_matrix_scores_as_bm25s_builds_it_and_reads_back_without_bm25s(
         assert np.allclose(gen.scores.of([gen.vocab[t] for t in q]), expected, atol=1e-5)
         assert np.allclose(read.of([gen.vocab[t] for t in q]), expected, atol=1e-5)
         assert np.allclose(loaded.get_scores(q), expected, atol=1e-5)
+    theirs.save(str(tmp_path / "by-bm25s"), show_progress=False)
+    for name in lexical.Scores.FILES:  # the scores as bm25s computes them, to the last float bit or two
+        a, b = np.load(tmp_path / "bm25" / name), np.load(tmp_path / "by-bm25s" / name)
+        assert a.dtype == b.dtype and np.allclose(a, b, rtol=1e-6, atol=0)
+    mine, own = (json.loads((tmp_path / d / "params.index.json").read_text()) for d in ("bm25", "by-bm25s"))
+    assert mine == own
 
 
 def test_an_edited_generation_equals_one_built_from_scratch(tmp_path):
