@@ -170,8 +170,9 @@ class Assistant:
         hits = self.search(standalone, k, filters)
         extra = {"standalone": standalone if standalone != question else "",
                  "model": self.settings.llm_model if llm is not None else ""}
-        if not grounded(self.retriever.evidence(standalone, hits, self.refusal.depth), self.refusal):
-            yield refusal(question, hits, name, **extra)
+        ev = self.retriever.evidence(standalone, hits, self.refusal.depth)
+        if not grounded(ev, self.refusal):
+            yield refusal(question, hits, name, unmatched=ev.unmatched, **extra)
             return
         if llm is None:
             answer = ExtractiveAnswerer(self.embedder).answer(standalone, hits)

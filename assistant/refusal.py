@@ -101,6 +101,12 @@ def grounded(ev: Evidence, config: RefusalConfig | None = None) -> bool:
     return ev.similarity >= cfg.strong or ev.score(cfg) >= cfg.threshold
 
 
-def refusal(question: str, hits: list[Hit], backend: str, standalone: str = "", model: str = "") -> Answer:
-    """'Not in your notes', with the passages that came closest, so the user sees what was looked at."""
-    return Answer(question, NOT_FOUND, [], backend, False, nearest=hits, standalone=standalone, model=model)
+def refusal(question: str, hits: list[Hit], backend: str, standalone: str = "", model: str = "",
+            unmatched: tuple[str, ...] = ()) -> Answer:
+    """'Not in your notes', with the passages that came closest, so the user sees what was looked at; and,
+    when a name the question uses is what was missing, which one."""
+    text = NOT_FOUND
+    if unmatched:
+        named = ", ".join(f"“{n}”" for n in unmatched)
+        text += f" None of the closest passages mentions {named}."
+    return Answer(question, text, [], backend, False, nearest=hits, standalone=standalone, model=model)

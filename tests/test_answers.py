@@ -56,7 +56,8 @@ def test_a_name_the_notes_never_use_as_a_name_is_refused(indexed, embedder):
     """The notes mention Google Photos and search; not "Google Search" (its words are there, apart)."""
     app = Assistant(indexed, embedder=embedder)
     answer = app.ask("How did Google Search use AI?")
-    assert not answer.found and answer.nearest
+    assert not answer.found and answer.nearest and answer.citations == []
+    assert answer.answer.endswith("answer this. None of the closest passages mentions “Google Search”.")
     assert app.ask("How did Google Photos use AI?").found
 
 
