@@ -57,6 +57,11 @@ ALTERNATIVE = re.compile(r"(?:you\s+can\s+also|or|alternatively|also)\b", re.I)
 # a sentence that leans on the one before it ("This configuration is written in Ruby.", "Without this, no one
 # can legally use it."): read with its predecessor, it often holds the fact the predecessor only sets up
 LEANS_BACK = re.compile(r"^\W*(?:(?:\w+\s+){0,2}(?:this|these|those)\b|(?:it|they|such|that)\s)", re.I)
+# an acronym the question asks about ("What does TPOT stand for?", "What is MMLU?") and the words that spell it out
+ACRONYM = re.compile(r"(?<![\w-])([A-Z][A-Z0-9]{1,7})s?(?![\w-])")
+SPELLS_OUT = re.compile(r"\b(?:stand|stands|short|acronym|abbreviation|letters)\b", re.I)
+LINKING = {"and", "of", "for", "to", "in", "on", "the", "a", "an", "&"}  # "Findability, ... and Reusability"
+EXPANSION_BONUS = 0.3  # the sentence that spells the acronym out is its definition
 CONTEXT_WEIGHT, CONTEXT_FLOOR = 0.3, 0.45
 HOWTO_BONUS = 0.1  # a how-to question prefers steps and instructions
 NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one may score
@@ -70,6 +75,7 @@ class Question:
     term: frozenset[str] = frozenset()  # content words of the term a definition question asks about
     head: str = ""  # the term's last content word, which a defining sentence must name
     phrase: str = ""  # the term as asked
+    acronym: str = ""  # an acronym the question asks to spell out ("TPOT")
 
 
 @dataclass
@@ -118,10 +124,44 @@ def classify(question: str) -> Question:
         if m:
             term = ARTICLE.sub("", m.group("t").split(",")[0].strip())  # "AI engineering, in one sentence"
             seq = _content(term)
+            acronyms = ACRONYM.findall(term)
+            acronym = acronyms[0] if len(acronyms) == 1 and (len(seq) == 1 or SPELLS_OUT.search(question)) else ""
             if seq and len(seq) <= 6 and not NOT_A_TERM.search(term):
-                return Question(False, False, frozenset(seq), seq[-1], term)
+                return Question(False, False, frozenset(seq), seq[-1], term, acronym)
             break
     return Question(False)
+
+
+def spells_out(text: str, acronym: str) -> bool:
+    """The sentence names the acronym and holds words whose initials spell it, in a row ("time per output
+    token", "Findability, Accessibility, Interoperability and Reusability", "retrieval-augmented generation");
+    a two-letter one only right beside it in brackets ("artificial intelligence (AI)"), where chance cannot."""
+    flat = clean_inline(text)
+    if not re.search(rf"(?<![\w-]){re.escape(acronym)}s?(?![\w-])", flat):
+        return False
+    if len(acronym) == 2:
+        before = re.findall(rf"((?:[A-Za-z][\w'-]*[\s,]+){{1,4}})\(\s*{acronym}\s*\)", flat)
+        inside = re.findall(rf"{acronym}\s*\(([^)]*)\)", flat)
+        return any(_initials(part, acronym) for part in before + inside)
+    return _initials(flat, acronym)
+
+
+def _initials(text: str, acronym: str) -> bool:
+    """Some run of words in text has the acronym's letters as initials (linking words may sit between)."""
+    found = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9']*", text) if w.upper() != acronym]
+    letters = acronym.lower()
+    for i in range(len(found)):
+        k, j = 0, i
+        while j < len(found) and k < len(letters):
+            if found[j][0].lower() == letters[k]:
+                k, j = k + 1, j + 1
+            elif k and found[j].lower() in LINKING:
+                j += 1
+            else:
+                break
+        if k == len(letters):
+            return True
+    return False
 
 
 def _names(phrase: str, q: Question, slack: int = 2) -> bool:
@@ -269,6 +309,9 @@ class ExtractiveAnswerer:
             c.score = c.base
             if q.term and not c.steps and defines(c.parts[0].text, q):
                 c.score += 0.15
+            if q.acronym and not c.steps and spells_out(c.parts[0].text, q.acronym):
+                c.score += EXPANSION_BONUS
+                c.base = max(c.base, self.threshold)  # it answers, however unlike the question it reads
             if q.howto and (procedural(c.parts) if c.steps else INSTRUCTION.match(t)):
                 c.score += HOWTO_BONUS
             # "You can also ..." adds to an answer rather than leading it; a question in the notes asks, not answers

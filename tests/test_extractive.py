@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assistant.citations import passages, pieces
-from assistant.extractive import NOT_FOUND, ExtractiveAnswerer, classify, defines
+from assistant.extractive import NOT_FOUND, ExtractiveAnswerer, classify, defines, spells_out
 from ingest.types import Chunk, Hit
 
 CANVAS = """# Canvas
@@ -241,6 +241,28 @@ def test_defining_sentences_are_recognised():
     assert defines("Reducing the precision of weights is called quantization.", q)
     assert defines("- **Quantization** - fewer bits per weight", q)
     assert not defines("Evaluation of quantization is one of the hardest parts of deployment.", q)
+
+
+def test_acronyms_are_spelled_out_by_initials_not_by_chance():
+    assert classify("What does TPOT stand for?").acronym == "TPOT"
+    assert classify("What do the four letters of FAIR stand for?").acronym == "FAIR"
+    assert classify("What is MMLU?").acronym == "MMLU" and classify("What is AI engineering?").acronym == ""
+    assert spells_out("Latency metrics: TTFT (time to first token), TPOT (time per output token).", "TPOT")
+    assert spells_out("FAIR means **F**indable, **A**ccessible, **I**nteroperable and **R**eusable.", "FAIR")
+    assert spells_out("RAG: retrieval-augmented generation.", "RAG")
+    assert spells_out("The field of artificial intelligence (AI) is young.", "AI")
+    assert not spells_out("AI is an idea whose time has come.", "AI")  # two letters: only beside brackets
+    assert not spells_out("MMLU is a benchmark of many tasks.", "MMLU")
+    assert not spells_out("Time per output token matters.", "TPOT")  # the sentence must name the acronym
+
+
+def test_an_acronym_question_is_answered_by_the_sentence_that_spells_it_out(answerer):
+    """The spelled-out sentence reads little like "What does TPOT stand for?": it answers nonetheless."""
+    text = ("# Latency\n\nUsers notice latency before anything else. Latency metrics include TTFT (time to first "
+            "token), TPOT (time per output token), and total latency. Streaming hides some of it.\n")
+    answer = answerer.answer("What does TPOT stand for?", [hit("latency.md", text, score=0.3)])
+    assert answer.found and "time per output token" in answer.answer
+    check_citations(answer, {"latency.md": text})
 
 
 def test_the_sample_vault_answers_a_definition_with_its_glossary_line(assistant, vault):
