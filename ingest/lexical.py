@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from .types import Filters
 
@@ -155,7 +156,7 @@ class Scores:
         folder.mkdir(parents=True, exist_ok=True)
         for name, array in zip(self.FILES, (self.data, self.indices, self.indptr), strict=True):
             np.save(folder / name, array, allow_pickle=False)
-        (folder / "vocab.index.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        (folder / "vocab.index.json").write_bytes(orjson.dumps(vocab))
         params = {"k1": K1, "b": B, "delta": 0.5, "method": "lucene", "idf_method": "lucene", "dtype": "float32",
                   "int_dtype": "int32", "num_docs": self.num_docs, "version": BM25S_FORMAT, "backend": "numpy"}
         (folder / "params.index.json").write_text(json.dumps(params, indent=4), encoding="utf-8")
@@ -253,7 +254,7 @@ def save(index_dir: Path, name: str, gen: Generation) -> None:
     np.save(tmp / "tf.npy", gen.tf if gen.tf is not None else np.zeros(0, np.uint16))
     meta = {"ids": gen.ids, "sources": gen.sources, "files": gen.files,
             "vocab": sorted(gen.vocab, key=gen.vocab.__getitem__)}
-    (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    (tmp / "meta.json").write_bytes(orjson.dumps(meta))
     if gen.scores is not None:
         gen.scores.save(tmp / "bm25", gen.vocab)
     shutil.rmtree(folder, ignore_errors=True)
@@ -263,7 +264,7 @@ def save(index_dir: Path, name: str, gen: Generation) -> None:
 def load(index_dir: Path, name: str, for_writer: bool = False) -> Generation:
     """A saved generation; the term counts only when a writer needs them to build the next one."""
     folder = Path(index_dir) / DIR / name
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    meta = orjson.loads((folder / "meta.json").read_bytes())
     gen = Generation(ids=meta["ids"], sources=meta["sources"],
                      files={s: (k, list(t)) for s, (k, t) in meta["files"].items()},
                      vocab={t: i for i, t in enumerate(meta["vocab"])})
