@@ -11,8 +11,8 @@ vault's), counting both errors, and checked on the held-out sets.
 A name the question spells with capitals mid-sentence ("Apple Watch", "Google Calendar") must appear, as a run
 of words, in one of those passages: a vault on Obsidian mentions Apple and watching, just not the Apple Watch.
 So must a file format it names (".docx"). Similarity and word counts cannot see that. On the four QA sets this
-refused 5 of 30 out-of-scope questions that passed every other test and none of the in-scope ones (nor 26 more
-in-scope questions written to name things the way a user would, "Community Plugin", "Open Source License").
+refused 4 of the 12 out-of-scope questions that passed every other test, and none of the 196 in-scope ones (nor 26
+more in-scope questions written to name things the way a user would, "Community Plugin", "Open Source License").
 Acronyms and camel-case words would not do: passages spell out "TDD", "HPC" and "AI" (5 in-scope refusals).
 """
 
