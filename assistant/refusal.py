@@ -52,7 +52,11 @@ SENTENCE_END = re.compile(r"[.!?:;]$")
 
 
 def names(question: str) -> list[str]:
-    """Runs of two or more capitalised words, not counting a sentence's first word or "I"; file extensions."""
+    """Runs of two or more capitalised words, not counting a sentence's first word or "I"; file extensions.
+    A question in title case ("What Is Zettelkasten Method?": 4 words in 5 capitalised) names nothing by it."""
+    words = [w for w in WORD.findall(question)[1:] if len(w) > 1]
+    if words and 5 * sum(w[0].isupper() for w in words) >= 4 * len(words):
+        return EXTENSION.findall(question)
     out: list[str] = []
     run: list[str] = []
     starts = True  # the next word begins a sentence

@@ -45,6 +45,7 @@ def test_names_are_runs_of_capitalised_words_after_a_sentence_starts():
     assert names("Why does Face ID keep updating?") == ["Face ID"]
     assert names("what about Google Photos?Google Docs too") == ["Google Photos"]
     assert names("How do I export a note as a Word .docx file, not notes.md?") == [".docx"]
+    assert names("How To Export A Note As A Word .docx File?") == [".docx"]  # title case names nothing
 
 
 def test_a_file_format_the_passages_never_name_is_not_grounded():
