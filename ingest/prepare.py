@@ -15,6 +15,7 @@ from .errors import UnreadableFile
 from .manifest import FileEntry
 from .plan import FileJob
 from .settings import Settings
+from .sources import kind_of, parse_source
 from .types import Chunk, IndexReport
 
 
@@ -32,8 +33,7 @@ class Prepared:
     def entry(self) -> FileEntry:
         f = self.file
         if self.error is not None:
-            kind = "pdf" if f.path.suffix.lower() == ".pdf" else "note"
-            return FileEntry(f.source, kind, f.size, f.mtime_ns, self.digest, [], error=self.error)
+            return FileEntry(f.source, kind_of(f.source), f.size, f.mtime_ns, self.digest, [], error=self.error)
         first = self.chunks[0]
         return FileEntry(f.source, first.kind, f.size, f.mtime_ns, self.digest, [c.id for c in self.chunks],
                          self.encoding, list(self.warnings), tags=list(first.metadata.get("tags") or []),
@@ -72,8 +72,6 @@ class Preparer:
         return self._chunker
 
     def prepare(self, job: FileJob) -> Prepared:
-        from .sources import parse_source
-
         f = job.file
         digest = job.digest or plan.sha256_file(f.path)
         try:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import codecs
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import UnreadableFile
-from .types import ParsedDocument
+from .types import Kind, ParsedDocument
 
 NOTE_SUFFIXES = {".md", ".markdown", ".txt"}
 PDF_SUFFIXES = {".pdf"}
 FALLBACK_ENCODING = "cp1252"
+
+
+def kind_of(source: str) -> Kind:
+    """A book or a note, by the file's name (the indexer, and the store reading a chunk back, both ask)."""
+    return "pdf" if PurePosixPath(source).suffix.lower() in PDF_SUFFIXES else "note"
 
 
 def decode(source: str, data: bytes) -> tuple[str, str]:
@@ -63,7 +68,7 @@ def parse_source(source: str, path: Path, max_bytes: int) -> ParsedDocument:
     if size > max_bytes:
         raise UnreadableFile(source, f"{size / 1e6:.1f} MB is over the size limit of {max_bytes / 1e6:.1f} MB; "
                                      "raise REREAD_MAX_FILE_MB or list the file in .rereadignore")
-    if path.suffix.lower() in PDF_SUFFIXES:
+    if kind_of(path.name) == "pdf":
         from .pdf import parse_pdf
 
         return parse_pdf(source, path)

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import IndexDamaged, IndexMismatch, RereadError
 from .lock import ReadOnlyIndex, guard_disk, private_copy, writable_store
+from .sources import kind_of
 from .types import Chunk, Filters
 from .vectors import embed_hash
 
@@ -42,10 +43,6 @@ def folders(source: str) -> list[str]:
     """Every folder a source lies under, outermost first: "a/b/n.md" -> ["a", "a/b"]."""
     parts = source.split("/")[:-1]
     return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
-def kind_of(source: str) -> str:
-    return "pdf" if source.lower().endswith(".pdf") else "note"
 
 
 def _flat(chunk: Chunk) -> dict[str, Any]:
