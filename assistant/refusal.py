@@ -59,17 +59,17 @@ def names(question: str) -> list[str]:
         return EXTENSION.findall(question)
     out: list[str] = []
     run: list[str] = []
-    starts = True  # the next word begins a sentence
+    starts = True  # this word begins a sentence
     for m in WORD.finditer(question):
         w = m.group()
-        if w[0].isupper() and len(w) > 1 and not starts:
+        capital = w[0].isupper() and len(w) > 1 and not starts
+        if capital:
             run.append(w)
-        else:
-            out, run = out + [" ".join(run)] * (len(run) > 1), []
         starts = bool(SENTENCE_END.match(question[m.end():m.end() + 1]))
-        if starts:
-            out, run = out + [" ".join(run)] * (len(run) > 1), []
-    return out + [" ".join(run)] * (len(run) > 1) + EXTENSION.findall(question)
+        if not capital or starts:  # the run ends before a lower-case word, or with its sentence
+            out += [" ".join(run)] if len(run) > 1 else []
+            run = []
+    return out + ([" ".join(run)] if len(run) > 1 else []) + EXTENSION.findall(question)
 
 
 def _holds(seq: list[str], name: list[str]) -> bool:

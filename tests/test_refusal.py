@@ -48,31 +48,26 @@ def test_names_are_runs_of_capitalised_words_after_a_sentence_starts():
     assert names("How To Export A Note As A Word .docx File?") == [".docx"]  # title case names nothing
 
 
-def test_a_file_format_the_passages_never_name_is_not_grounded():
+def named(question: str, hits: list[Hit]):
+    """The evidence for a question whose words the vault all holds: only names can be missing."""
     analyzer = Analyzer()
+    terms = analyzer(question)
+    return evidence(terms, {t: 1.0 for t in terms}, hits, analyzer, lambda t: True, question=question)
+
+
+def test_a_file_format_the_passages_never_name_is_not_grounded():
     hits = [passage("Export a note as a PDF file from the command palette.", 0.63)]
-
-    def judge(question: str):
-        terms = analyzer(question)
-        return evidence(terms, {t: 1.0 for t in terms}, hits, analyzer, lambda t: True, question=question)
-
-    assert judge("How do I export a note as a .docx file?").unmatched == (".docx",)
-    assert judge("How do I export a note as a .pdf file?").unmatched == ()
+    assert named("How do I export a note as a .docx file?", hits).unmatched == (".docx",)
+    assert named("How do I export a note as a .pdf file?", hits).unmatched == ()
 
 
 def test_a_name_the_passages_hold_only_in_pieces_is_not_grounded():
     """The passage names Apple and a watch, and is similar enough to answer; the Apple Watch is not in it."""
-    analyzer = Analyzer()
     text = "Obsidian can be used in Apple's Lockdown Mode. Watch the sync indicator while it works."
     hits = [passage(text, 0.62)]
-
-    def judge(question: str):
-        terms = analyzer(question)
-        return evidence(terms, {t: 1.0 for t in terms}, hits, analyzer, lambda t: True, question=question)
-
-    watch = judge("Can I use Obsidian on my Apple Watch?")
+    watch = named("Can I use Obsidian on my Apple Watch?", hits)
     assert watch.unmatched == ("Apple Watch",) and not grounded(watch)
-    lockdown = judge("Does Obsidian work in Lockdown Mode?")
+    lockdown = named("Does Obsidian work in Lockdown Mode?", hits)
     assert lockdown.unmatched == () and grounded(lockdown)
 
 
