@@ -27,6 +27,9 @@ WHOLE = 1.2  # inside a list item, callout or table that fits one chunk: kept wh
 SENTENCE_CUT, LONG_BLOCK_CUT = 0.4, 0.1  # between sentences of a paragraph that fits / inside any block too big
 LIST_CUT, LONG_LIST_CUT = 0.3, 0.1  # between items of a list that fits / that does not
 SMALL = 1.5  # the most a chunk pays for being small: a fragment is only left where its whole section is small
+# a chunk's word pieces, summed from its sentences' counts, may differ a little from the count of its text as one
+# (inline markup across a sentence boundary): one this far under the window is not tokenized again to cut it
+FIT_SLACK = 16
 EVEN = 0.05  # a convex nudge on each chunk's unused room: of equally good cuts, the one giving even-sized chunks
 
 
@@ -195,12 +198,13 @@ class Chunker:
                 out.append(Block(b.start, b.end, b.text, kind=kind, units=kept, callout=callout))
         return out
 
-    def _pack(self, doc: ParsedDocument, section: Section) -> list[tuple[int, int, str]]:
-        """(start, end, embedded view) of each chunk of a section; a chunk that opens inside a table embeds the
-        table's header row first."""
+    def _pack(self, doc: ParsedDocument, section: Section) -> list[tuple[int, int, str, int]]:
+        """(start, end, embedded view, word pieces with the header) of each chunk of a section, the count summed
+        from its pieces' counts; a chunk that opens inside a table embeds the table's header row first."""
         text = doc.texts[section.page]
         size = self.config.chunk_size
-        budget = max(16, size - self.sizes.count(header(doc.title, section.heading), size) - 2)
+        head = self.sizes.count(header(doc.title, section.heading), size)
+        budget = max(16, size - head - 2)
         found = self._blocks(doc, section)
         if not found:
             return []
@@ -229,7 +233,8 @@ class Chunker:
         out = []
         for s, e in _search(found, pieces, cuts, budget, self.config.chunk_overlap, extra):
             start, end = pieces[s].unit.start, pieces[e - 1].unit.end
-            out.append((start, end, context[s] + _compose(text, start, end, code, doc.kind)))
+            tokens = head + extra[s] + sum(p.tokens for p in pieces[s:e])
+            out.append((start, end, context[s] + _compose(text, start, end, code, doc.kind), tokens))
         return out
 
     def _table_context(self, doc: ParsedDocument, found: list[Block], pieces: list[Piece]) -> list[str]:
@@ -282,7 +287,7 @@ class Chunker:
         mark_ends = [e for _, e in marked]
         for section in doc.sections:
             text = doc.texts[section.page]
-            for start, end, view in self._pack(doc, section):
+            for start, end, view, tokens in self._pack(doc, section):
                 display = text[start:end]
                 occurrence = seen.get(display, 0)
                 seen[display] = occurrence + 1
@@ -290,7 +295,9 @@ class Chunker:
                 while i < len(marked) and marked[i][0] < end:
                     marks.append(text[max(marked[i][0], start):min(marked[i][1], end)])
                     i += 1
-                embed = self.sizes.fit(header(doc.title, section.heading) + view)
+                embed = header(doc.title, section.heading) + view
+                if tokens + FIT_SLACK > self.counter.window - 2:  # near or over the model's window: cut to fit it
+                    embed = self.sizes.fit(embed)
                 out.append(Chunk(
                     id=chunk_id(doc.source, display, occurrence), source=doc.source, kind=doc.kind,
                     title=doc.title, heading=section.heading, page=section.page, start=start, end=end,

@@ -524,6 +524,22 @@ def test_token_counter_does_not_truncate_at_128():
     assert model_tokens(counter().fit(text)) == WINDOW
 
 
+def test_a_chunks_summed_count_is_its_texts_count_within_the_fit_slack():
+    """The chunker skips re-tokenizing a chunk to cut it when its sentences' summed count is FIT_SLACK under the
+    window; that is safe while the sum never falls short of the chunk's count by that much. (Summed counts run
+    over, never under, by more than 3 on three vaults' 1,865 chunks; over only costs a tokenization.)"""
+    from ingest.chunker import FIT_SLACK
+
+    chunker = Chunker(counter(), ChunkerConfig())
+    short = []
+    for path in [*SAMPLE_NOTES, DATA / "obsidian-note.md"]:
+        doc = parse_source(path.name, path, 1_000_000)
+        for section in doc.sections:
+            for _, _, view, tokens in chunker._pack(doc, section):
+                short.append(counter().count(header(doc.title, section.heading) + view) - tokens)
+    assert len(short) > 50 and max(short) < FIT_SLACK // 2
+
+
 def test_fit_leaves_short_text_alone():
     """Text that fits is embedded as is."""
     assert counter().fit("short text") == "short text"
