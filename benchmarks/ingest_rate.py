@@ -85,6 +85,9 @@ def main() -> None:
     ap.add_argument("--torch-index", action="store_true", help="also time a full index with the torch backend")
     args = ap.parse_args()
 
+    # the encoders here tokenize as `reread index` does, on one thread: the tokenizers' pool would cost them CPU
+    # the index does not spend, and flatter the ratio
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     from ingest.auto_embedder import AutoEmbedder
     from ingest.embedder import SentenceTransformerEmbedder
     from ingest.onnx_encoder import OnnxEmbedder

@@ -33,13 +33,19 @@ def vectors_for(chunks: list[Chunk], stored: dict[str, list[float]], embedder: E
     at all when everything is reused. Embedded in slices of similar length (sorted first, so they pad no more
     than one call would), with progress after each: a 10 MB note is ~12,000 chunks and minutes of embedding."""
     vectors: list[list[float] | None] = [stored.get(embed_hash(c.embed_text)) for c in chunks]
-    todo = sorted((i for i, v in enumerate(vectors) if v is None), key=lambda i: len(chunks[i].embed_text))
+    # a text repeated across notes (a template's boilerplate section) is embedded once
+    same: dict[str, list[int]] = {}
+    for i, v in enumerate(vectors):
+        if v is None:
+            same.setdefault(chunks[i].embed_text, []).append(i)
+    todo = sorted(same, key=len)
     if progress is not None and len(todo) > SLICE:
         progress.detail("embedding", 0, len(todo))
     for start in range(0, len(todo), SLICE):
         part = todo[start:start + SLICE]
-        for i, v in zip(part, embedder.embed([chunks[i].embed_text for i in part]), strict=True):
-            vectors[i] = v
+        for text, v in zip(part, embedder.embed(part), strict=True):
+            for i in same[text]:
+                vectors[i] = v
         if progress is not None and len(todo) > SLICE:
             progress.detail("embedding", start + len(part), len(todo))
     return vectors  # type: ignore[return-value]

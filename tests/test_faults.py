@@ -616,13 +616,26 @@ def test_embedding_is_sliced_with_progress_and_keeps_the_order():
 
     n = 2 * SLICE + 100
     chunks = [Chunk(id=str(i), source="notes/big.md", kind="note", title="big", heading="", page=None,
-                    start=0, end=1, text="w " * (1 + (i * 7919) % 300)) for i in range(n)]
+                    start=0, end=1, text=(t := f"w{i} " + "w " * ((i * 7919) % 300)), embed_text=t) for i in range(n)]
     embedder, progress = LengthEmbedder(), Details()
     vectors = vectors_for(chunks, {}, embedder, progress)
     assert vectors == [[float(len(c.embed_text))] for c in chunks]
     assert embedder.calls == [SLICE, SLICE, 100]
     assert progress.seen == [("embedding", 0, n), ("embedding", SLICE, n), ("embedding", 2 * SLICE, n),
                              ("embedding", n, n)]
+
+
+def test_a_text_repeated_across_notes_is_embedded_once():
+    """Daily notes from one template repeat whole sections: each repeated text costs one embedding."""
+    from ingest.types import Chunk
+    from ingest.vectors import vectors_for
+
+    texts = ["## Tasks\n- [ ] review inbox", "Calm.", "## Tasks\n- [ ] review inbox", "Rain.", "Calm."]
+    chunks = [Chunk(id=str(i), source=f"daily/{i}.md", kind="note", title="Daily", heading="", page=None,
+                    start=0, end=1, text=t, embed_text=t) for i, t in enumerate(texts)]
+    embedder = LengthEmbedder()
+    assert vectors_for(chunks, {}, embedder) == [[float(len(t))] for t in texts]
+    assert embedder.calls == [3]
 
 
 def test_indexing_a_big_note_reports_progress_inside_the_file(tmp_path, fake_embedder, monkeypatch):
