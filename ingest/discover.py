@@ -15,10 +15,14 @@ IGNORE_FILE = ".rereadignore"
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: Path
+    where: str  # the file's path as found; a Path is made only for a file that is read (18,000 cost 0.1 s)
     source: str  # relative to the vault root, POSIX separators
     size: int
     mtime_ns: int
+
+    @property
+    def path(self) -> Path:
+        return Path(self.where)
 
 
 def _patterns(root: Path) -> list[str]:
@@ -60,6 +64,7 @@ def discover(root: Path, exclude: list[Path] | None = None,
         warned.append({"source": rel, "warning": text})
 
     excluded = {p.resolve() for p in exclude or []}
+    excluded_paths = {str(p) for p in excluded}
     patterns = _patterns(root)
     suffixes = NOTE_SUFFIXES | PDF_SUFFIXES
     found: dict[str, SourceFile] = {}
@@ -86,12 +91,17 @@ def discover(root: Path, exclude: list[Path] | None = None,
             if entry.name.startswith("."):
                 continue
             rel = f"{rel_dir}{entry.name}"
-            path = Path(entry.path)
             try:
                 is_dir = entry.is_dir()
                 if _ignored(rel, is_dir, patterns):
                     continue
-                if entry.is_symlink():
+                link = entry.is_symlink()
+                if not is_dir and not link:  # a plain file, most of a vault: no pathlib (18,000 notes: 0.3 -> 0.1 s)
+                    if os.path.splitext(entry.name)[1].lower() in suffixes and entry.path not in excluded_paths:
+                        _add(entry.path, rel, entry)
+                    continue
+                path = Path(entry.path)
+                if link:
                     real = path.resolve(strict=True)
                     if not inside(real):
                         if is_dir or path.suffix.lower() in suffixes:
@@ -120,15 +130,21 @@ def discover(root: Path, exclude: list[Path] | None = None,
                 continue
             if is_dir:
                 walk(path, rel + "/", above)
-            elif entry.is_file() and path.suffix.lower() in suffixes:
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                if (st.st_dev, st.st_ino) in seen_files:
-                    continue
-                seen_files.add((st.st_dev, st.st_ino))
-                found[rel] = SourceFile(path, rel, st.st_size, st.st_mtime_ns)
+            elif path.suffix.lower() in suffixes:
+                _add(entry.path, rel, entry)
+
+    def _add(path: str, rel: str, entry: os.DirEntry) -> None:
+        """A file once, however many links lead to it."""
+        try:
+            if not entry.is_file():
+                return
+            st = entry.stat()
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) in seen_files:
+            return
+        seen_files.add((st.st_dev, st.st_ino))
+        found[rel] = SourceFile(path, rel, st.st_size, st.st_mtime_ns)
 
     walk(root, "", frozenset())
     return [found[k] for k in sorted(found)]
