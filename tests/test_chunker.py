@@ -687,3 +687,23 @@ def test_embed_view_of_a_note_is_clean_inline():
     """Notes embed their cleaned text; the PDF view is separate (see test_pdf.py)."""
     assert embed_view("A [[Link|alias]] and ==mark==.", "note") == "A alias and mark."
     assert re.search(r"\s{2,}", embed_view("a   b\t\tc", "note")) is None
+
+
+@PROPERTY
+@given(st.lists(st.sampled_from(["word", "Naïve", "ß", "İ", "中文", "🙂", "[MASK]", "x" * 120, "e\u0301", ".", "'", "#",
+                                 "==", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\xa0", "\u2028",
+                                 "\u200b", "\u3000", "\ufffd", "\x00", "\u202f"]), max_size=25).map("".join))
+def test_counting_word_by_word_is_the_tokenizers_count(text):
+    """TokenCounter sums a text's words, each tokenized once: exact only while no word piece spans what it
+    splits at (control characters join their neighbours, a no-break space parts them)."""
+    assert counter()._words is not None
+    assert counter().count(text) == len(_model_tokenizer().encode(text, add_special_tokens=False).ids)
+
+
+@pytest.mark.parametrize("join", ["\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\u200b", "\x00", "\ufffd",
+                                  " ", "\xa0", "\u2028", "\u3000", "\t"])
+def test_what_the_tokenizer_joins_is_counted_as_one_word(join):
+    """60 + 60 letters joined by a deleted control character make one word over 100 characters, one [UNK];
+    parted by whitespace, two words of several pieces each."""
+    text = "x" * 60 + join + "x" * 60
+    assert counter().count(text) == len(_model_tokenizer().encode(text, add_special_tokens=False).ids)
