@@ -1,4 +1,7 @@
-"""The offline answerer: the notes' own words, cited: the key fact, a how-to's steps, a term's definition."""
+"""The offline answerer: the notes' own words, cited: the key fact, a how-to's steps, a term's definition.
+
+Tried and left out: a bonus for a sentence the reader ==highlighted== (+0.05: key fact on the sample vault's
+held-out questions 0.97 -> 1.0, on its tuning questions 0.85 -> 0.84; +0.1: -0.03 there)."""
 
 from __future__ import annotations
 
