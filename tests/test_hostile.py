@@ -145,8 +145,9 @@ def test_parse_and_chunk_time_grows_linearly(name):
     element, fn, size = SCALING[name]
     small, big = element * (size // len(element)), element * (16 * size // len(element))
     base = min(_cpu(fn, small) for _ in range(3))
-    # the best of two for the big note too: one run met a pause on CI (34x, where 16x is usual and quadratic 256x)
-    assert min(_cpu(fn, big) for _ in range(2)) < 32 * max(base, 0.002)
+    # the best of three for the big note too, and room up to 48x: on a loaded CI machine runs met 32x and 34x where
+    # 16x is usual; a quadratic part is 256x
+    assert min(_cpu(fn, big) for _ in range(3)) < 48 * max(base, 0.002)
 
 
 def test_a_10_mb_note_parses_in_seconds():
