@@ -274,3 +274,23 @@ def test_the_sample_vault_answers_a_definition_with_its_glossary_line(assistant,
     assert "reducing the precision" in answer.answer.split("[1]")[0]
     texts = {c.source: (vault / c.source).read_bytes().decode("utf-8") for c in answer.citations}
     check_citations(answer, texts)
+
+
+def test_an_amount_question_answered_without_an_amount_is_refused(answerer):
+    """The notes describe Sync and its history but never its price: a sentence about Sync is no answer."""
+    answer = answerer.answer("How much does Obsidian Sync cost per month?", [hit("Sync.md", SYNC.split("## Plans")[0])])
+
+    assert not answer.found and answer.citations == []
+    assert answer.answer.startswith(NOT_FOUND) and "no amount" in answer.answer
+
+
+TOKENS = "# Tokens\n\nA model reads tokens, not words. GPT-4 breaks the phrase about AI apps into nine tokens.\n"
+
+
+@pytest.mark.parametrize("question, amount", [("How much storage does the Standard plan include?", "1 GB"),
+                                              ("How many tokens does GPT-4 break the phrase into?", "nine")])
+def test_an_amount_question_is_answered_by_a_number_or_a_number_word(answerer, question, amount):
+    notes = [hit("Sync.md", SYNC), hit("Tokens.md", TOKENS, 2)]
+    answer = answerer.answer(question, notes)
+
+    assert answer.found and amount in answer.answer
