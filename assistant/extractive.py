@@ -33,6 +33,7 @@ from .citations import (
 
 NOT_FOUND = "Your notes don't seem to answer this."
 NO_AMOUNT = "The sentences closest to the question give no amount."
+NO_DATE = "The sentences closest to the question give no date."
 
 HOWTO = re.compile(r"\bhow\s+(?:do|can|could|should|would|shall|may|might)\s+(?:i|you|we|one|people)\b|\bhow\s+to\b"
                    r"|\b(?:what|which)\s+(?:are|is)\s+the\s+steps?\b|^\s*(?:the\s+)?steps?\s+(?:to|for)\b", re.I)
@@ -63,6 +64,14 @@ NUMBER = re.compile(r"(?<![\w.-])[$€£]?\d[\d,.]*(?:\s?(?:%|k|m|b|bn|gb|mb|kb|
                     r"|[¼½¾⅓⅔]|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty"
                     r"|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?"
                     r"|trillions?|dozens?|half|double|twice|triple|single)\b", re.I)
+# "When was ...", "In what year ...": asked for a time, an answer without a date does not answer ("When is AI
+# complementary to an app?" and "When should I commit?" ask for a condition, and are left alone). Measured on 15
+# time questions written after the rule: out of scope answered 9 -> 1 of 9, in scope refused 0 of 6; QA sets unmoved.
+WHEN = re.compile(r"^\s*when\s+(?:was|were|did)\b|^\s*(?:(?:in|from|since|by)\s+)?(?:what|which)\s+"
+                  r"(?:year|date|decade|century)\b", re.I)
+DATE = re.compile(r"(?<![\w.-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])|\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:january|february"
+                  r"|march|april|may|june|july|august|september|october|november|december|century|centuries"
+                  r"|decades?|ago)\b", re.I)
 # an instruction in one sentence: "To create a tag, enter ...", "Press Ctrl+P to ..."
 INSTRUCTION = re.compile(r"(?:to\s[^,.:;]{3,80},\s*)?(?:then\s+)?(?:open|select|click|press|enter|type|run|drag|choose"
                          r"|tap|go\s+to|navigate|right-click|double-click|use\s+the)\b", re.I)
@@ -297,6 +306,8 @@ class ExtractiveAnswerer:
         if AMOUNT.match(question) and not any(NUMBER.search(render(c)) for c in chosen):
             # "How much does a DOI cost?" answered by how DOIs are registered: the notes name it, not its amount
             return Answer(question, f"{NOT_FOUND} {NO_AMOUNT}", [], self.name, False)
+        if WHEN.match(question) and not any(DATE.search(render(c)) for c in chosen):
+            return Answer(question, f"{NOT_FOUND} {NO_DATE}", [], self.name, False)
         return self._compose(question, chosen, hits)
 
     def ranked(self, question: str, hits: list[Hit]) -> list[Candidate]:

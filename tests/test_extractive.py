@@ -294,3 +294,27 @@ def test_an_amount_question_is_answered_by_a_number_or_a_number_word(answerer, q
     answer = answerer.answer(question, notes)
 
     assert answer.found and amount in answer.answer
+
+
+PREPRINTS = """# Preprints
+
+A preprint is a version of a paper shared before peer review. The first preprint server, arXiv, opened in 1991 \
+for physics. Preprints let others read and cite results months before a journal publishes them.
+"""
+
+
+def test_a_time_question_answered_without_a_date_is_refused(answerer):
+    """"When was X released?" over notes that describe X but never date it."""
+    answer = answerer.answer("When was Obsidian Sync first released?", [hit("Sync.md", SYNC)])
+
+    assert not answer.found and answer.answer.startswith(NOT_FOUND) and "no date" in answer.answer
+
+
+@pytest.mark.parametrize("question, found", [("When did the first preprint server open?", "1991"),
+                                             ("In what year did arXiv open?", "1991"),
+                                             ("When is a preprint shared?", "before peer review")])
+def test_a_dated_answer_or_a_question_of_when_to_is_answered(answerer, question, found):
+    """A date answers "when did"; "When is a preprint shared?" asks for a condition, which needs none."""
+    answer = answerer.answer(question, [hit("Preprints.md", PREPRINTS)])
+
+    assert answer.found and found in answer.answer
