@@ -276,9 +276,11 @@ def test_the_sample_vault_answers_a_definition_with_its_glossary_line(assistant,
     check_citations(answer, texts)
 
 
-def test_an_amount_question_answered_without_an_amount_is_refused(answerer):
+@pytest.mark.parametrize("question", ["How much does Obsidian Sync cost per month?",
+                                      "And how much does Obsidian Sync cost?"])  # a follow-up, made standalone
+def test_an_amount_question_answered_without_an_amount_is_refused(answerer, question):
     """The notes describe Sync and its history but never its price: a sentence about Sync is no answer."""
-    answer = answerer.answer("How much does Obsidian Sync cost per month?", [hit("Sync.md", SYNC.split("## Plans")[0])])
+    answer = answerer.answer(question, [hit("Sync.md", SYNC.split("## Plans")[0])])
 
     assert not answer.found and answer.citations == []
     assert answer.answer.startswith(NOT_FOUND) and "no amount" in answer.answer
