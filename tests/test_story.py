@@ -101,6 +101,16 @@ def test_unanswerable_question_is_not_found(env):
     assert answer["found"] is False and answer["citations"] == []
 
 
+def test_a_date_or_an_amount_the_notes_do_not_give_is_not_found(env):
+    """The notes talk about GPT-4 but never date it: offline, a sentence about GPT-4 is no answer to "when".
+    An amount they do give is answered with it."""
+    run(env, "index")
+    answer = json.loads(run(env, "ask", "When was GPT-4 released?", "--json").stdout)
+    assert answer["found"] is False and "no date" in answer["answer"] and answer["nearest"]
+    answer = json.loads(run(env, "ask", "How many AIs did theresanaiforthat.com list in 2024?", "--json").stdout)
+    assert answer["found"] is True and "16,814" in answer["answer"]
+
+
 def test_errors_are_one_line(env, tmp_path):
     """Bad settings and missing indexes exit 1 with one line that names the fix; typos exit 2."""
     p = run(dict(env, REREAD_BACKEND="gpt"), "status", "--json")
