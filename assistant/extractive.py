@@ -73,6 +73,7 @@ WHEN = re.compile(FOLLOWING + r"when\s+(?:was|were|did)\b|" + FOLLOWING + r"(?:(
 DATE = re.compile(r"(?<![\w.-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])|\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:january|february"
                   r"|march|april|may|june|july|august|september|october|november|december|century|centuries"
                   r"|decades?|ago)\b", re.I)
+ASKED_FOR = ((AMOUNT, NUMBER, NO_AMOUNT), (WHEN, DATE, NO_DATE))  # what a question asks for, what gives it
 # an instruction in one sentence: "To create a tag, enter ...", "Press Ctrl+P to ..."
 INSTRUCTION = re.compile(r"(?:to\s[^,.:;]{3,80},\s*)?(?:then\s+)?(?:open|select|click|press|enter|type|run|drag|choose"
                          r"|tap|go\s+to|navigate|right-click|double-click|use\s+the)\b", re.I)
@@ -308,11 +309,11 @@ class ExtractiveAnswerer:
                           and not any(_clash(c, d) for d in chosen)), None)
             if steps:  # the user asked how: the key fact, then the steps
                 chosen = chosen[:self.max_sentences - 1] + [steps]
-        if AMOUNT.match(question) and not any(NUMBER.search(render(c)) for c in chosen):
+        said = [render(c) for c in chosen]
+        for asked, given, missing in ASKED_FOR:
             # "How much does a DOI cost?" answered by how DOIs are registered: the notes name it, not its amount
-            return Answer(question, f"{NOT_FOUND} {NO_AMOUNT}", [], self.name, False)
-        if WHEN.match(question) and not any(DATE.search(render(c)) for c in chosen):
-            return Answer(question, f"{NOT_FOUND} {NO_DATE}", [], self.name, False)
+            if asked.match(question) and not any(given.search(t) for t in said):
+                return Answer(question, f"{NOT_FOUND} {missing}", [], self.name, False)
         return self._compose(question, chosen, hits)
 
     def ranked(self, question: str, hits: list[Hit]) -> list[Candidate]:
