@@ -54,6 +54,7 @@ class Indexer:
         self.log = log
         self.preparer = Preparer(settings)
         self._landed: list[Chunk] = []  # this run's new chunks, for the lexical side
+        self._reuse: tuple[str, dict[str, list[str]]] | None = None  # a rebuild's old collection and its chunk ids
         self.manifest: Manifest | None = None  # what the last run saved: the caller need not read it back
         self._early: tuple[tuple[int, int, int] | None, Manifest | None] | None = None  # read before the lock
 
@@ -116,7 +117,7 @@ class Indexer:
             report.messages.append(reason)
             self.log(reason)
         if reason or old is None:
-            self._rebuild(vault, files, old, report)
+            self._rebuild(vault, files, old, report, reuse=not full)
         else:
             self._update(files, old, stale, report)
         if reason or report.added or report.updated or report.removed or report.renamed:
@@ -188,9 +189,15 @@ class Indexer:
             report.renamed = landed(plan.renamed, m)
         report.chunks = m.chunks
 
-    def _rebuild(self, vault: Path, files: list[SourceFile], old: Manifest | None, report: IndexReport) -> None:
-        """Everything, into a new collection; readers keep the old one until the manifest swaps."""
+    def _rebuild(self, vault: Path, files: list[SourceFile], old: Manifest | None, report: IndexReport,
+                 reuse: bool) -> None:
+        """Everything, into a new collection; readers keep the old one until the manifest swaps. Rebuilt for a new
+        index format, chunker or vault, the old collection's vectors are reused wherever the model reads the same
+        text (same model, encoder and store): only a --full run or another model re-embeds all."""
         m = Manifest(self.fingerprint(), str(vault), self.store.new_name(gen.new_tag()))
+        same = ("embed_model", "encoder", "store")
+        if reuse and old is not None and all(old.fingerprint.get(k) == m.fingerprint.get(k) for k in same):
+            self._reuse = (old.collection, {s: e.chunk_ids for s, e in old.files.items() if e.chunk_ids})
         gen.begin_rebuild(self.index_dir, self.store, m)
         self.progress.start(len(files), "indexing")
         ahead: list[list[Prepared]] = []  # nothing is saved between batches here: embed several at once
@@ -204,6 +211,7 @@ class Indexer:
         report.added = sum(1 for e in m.files.values() if not e.error)
         report.removed = len(set(old.files) - set(m.files)) if old else 0
         report.chunks = m.chunks
+        self._reuse = None
         self._publish(m)  # the swap: readers move to the new collection here
         gen.finish_rebuild(self.index_dir, self.store, old, m)
 
@@ -251,6 +259,10 @@ class Indexer:
         stored = stored_vectors(self.store, m.collection,
                                 [i for batch in group for p in batch if p.job.previous
                                  for i in p.job.previous.chunk_ids])
+        if self._reuse is not None:
+            before, ids = self._reuse
+            stored |= stored_vectors(self.store, before, [i for batch in group for p in batch
+                                                          for i in ids.get(p.file.source, [])])
         vectors = vectors_for(chunks, stored, self.embedder, self.progress)
         done = 0
         for batch in group:

@@ -72,7 +72,7 @@ class ReadOnlyIndex(RereadError):
 def read_only_part(index_dir: Path) -> Path | None:
     """The first part of the index a writer could not write, None when it can write all of it."""
     index_dir = Path(index_dir)
-    return _unwritable([index_dir, index_dir / "lexical", index_dir / "manifest.json",
+    return _unwritable([index_dir, index_dir / "lexical", index_dir / "manifest.json", index_dir / "texts.sqlite3",
                         *_store_parts(index_dir / "chroma")])
 
 

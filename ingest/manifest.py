@@ -10,7 +10,8 @@ import orjson
 
 from .errors import IndexDamaged, IndexMismatch
 
-FORMAT = 3  # 2: lexical generations, tags per file, vectors keyed on the embedded text; 3: title and author per file
+FORMAT = 4  # 2: lexical generations, tags per file, vectors keyed on the embedded text; 3: title and author per
+# file; 4: chunk texts in their own store (texts.py), not in Chroma's metadata
 MANIFEST = "manifest.json"
 BUILDING = "manifest.building.json"
 DIRTY = "dirty"

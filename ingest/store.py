@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import weakref
 from collections.abc import Mapping
@@ -14,12 +13,12 @@ from typing import Any
 from .errors import IndexDamaged, IndexMismatch, RereadError
 from .lock import ReadOnlyIndex, guard_disk, private_copy, writable_store
 from .sources import kind_of
+from .texts import TextStore
 from .types import Chunk, Filters
 from .vectors import embed_hash
 
 PREFIX = "reread"
-TEXT = "text"  # the metadata key of a chunk's display text
-SPAN = "span"  # ... and of "start:end:page:embed-hash"
+SPAN = "span"  # the metadata key of "start:end:page:embed-hash"
 MAX_IN = 10_000  # sources in one filtered query
 # A wide search beam: on a collection smaller than ef_search HNSW visits every vector (exact search), and
 # near-duplicate notes (a daily template) no longer hide the one that answers; ~ms per query at 100k chunks.
@@ -49,13 +48,11 @@ def _flat(chunk: Chunk) -> dict[str, Any]:
     """What a citation needs, per chunk, in as few metadata entries as will do: each costs ~80 bytes in Chroma's
     SQLite beside its value (a row, its key, two indexes), so offsets and the embedded text's hash share one.
     What is per file (title, author, tags, kind) is in the manifest once (FileEntry); filters become the list of
-    sources they allow (allowed_sources). The display text is metadata, not Chroma's document: a document is also
-    written to a full-text index we never query (about 3 KB a chunk). 4.66 -> ~4.0 KB a chunk on disk at 100k."""
-    meta: dict[str, Any] = {"source": chunk.source, "heading": chunk.heading, TEXT: chunk.text,
-                            SPAN: f"{chunk.start}:{chunk.end}:{chunk.page or 0}:{embed_hash(chunk.embed_text)}"}
-    if chunk.metadata.get("highlights"):
-        meta["highlights"] = json.dumps(chunk.metadata["highlights"], ensure_ascii=False)
-    return meta
+    sources they allow (allowed_sources). The display text and highlights are in the text store (texts.py):
+    Chroma would keep a text twice and uncompressed, as a document in a full-text index we never query (about
+    3 KB a chunk) and as metadata in an index over every string. 4.66 -> 4.0 -> ~3.3 KB a chunk on disk at 100k."""
+    return {"source": chunk.source, "heading": chunk.heading,
+            SPAN: f"{chunk.start}:{chunk.end}:{chunk.page or 0}:{embed_hash(chunk.embed_text)}"}
 
 
 def _span(meta: dict[str, Any]) -> tuple[int, int, int, str]:
@@ -63,17 +60,18 @@ def _span(meta: dict[str, Any]) -> tuple[int, int, int, str]:
     return int(start), int(end), int(page), digest
 
 
-def chunk_from(chunk_id: str, meta: dict[str, Any], files: Mapping[str, Any] | None = None) -> Chunk:
-    """A stored chunk, with what is per file taken from the manifest's entries (blank without them)."""
+def chunk_from(chunk_id: str, meta: dict[str, Any], text: tuple[str, list], files: Mapping[str, Any] | None = None
+               ) -> Chunk:
+    """A stored chunk: its metadata, its (text, highlights) from the text store, and what is per file taken from
+    the manifest's entries (blank without them)."""
     start, end, page, _ = _span(meta)
     entry = (files or {}).get(meta["source"])
-    metadata: dict[str, Any] = {"tags": list(getattr(entry, "tags", None) or []),
-                                "highlights": json.loads(meta.get("highlights") or "[]")}
+    metadata: dict[str, Any] = {"tags": list(getattr(entry, "tags", None) or []), "highlights": text[1]}
     if getattr(entry, "author", ""):
         metadata["author"] = entry.author
     return Chunk(id=chunk_id, source=meta["source"], kind=kind_of(meta["source"]), title=getattr(entry, "title", ""),
                  heading=meta.get("heading", ""), page=page or None, start=start, end=end,
-                 text=str(meta.get(TEXT) or ""), metadata=metadata)
+                 text=text[0], metadata=metadata)
 
 
 def allowed_sources(filters: Filters | None, files: Mapping[str, Any] | None = None) -> list[str] | None:
@@ -98,6 +96,7 @@ class ChromaStore:
         self.prefix = f"{PREFIX}-{hashlib.sha1(str(self.index_dir.resolve()).encode()).hexdigest()[:10]}"
         self._client = None
         self._copy: Path | None = None  # the private copy a read-only store is read from
+        self.texts = TextStore(self.index_dir)  # local, beside the manifest, in server mode too
 
     @property
     def client(self):
@@ -141,6 +140,13 @@ class ChromaStore:
     def damage(self, name: str) -> tuple[str, bool]:
         """What is wrong with the embedded store ("" when it looks whole), and whether it cannot be opened at all;
         read with sqlite3, no chromadb, so a no-change run stays light. A server keeps its own data: not inspected."""
+        problem, unreadable = self._vector_damage(name)
+        if problem:
+            return problem, unreadable
+        problem, unreadable = self.texts.problem(name)
+        return (f"has vectors without their texts ({problem})", unreadable) if problem else ("", False)
+
+    def _vector_damage(self, name: str) -> tuple[str, bool]:
         if self.host:
             return "", False
         import sqlite3
@@ -162,6 +168,7 @@ class ChromaStore:
         if not self.host:
             self.reopen(every=True)  # any client of this process on the old files
             shutil.rmtree(self.index_dir / "chroma", ignore_errors=True)
+        self.texts.wipe()
 
     def reopen(self, every: bool = False) -> None:
         """Forget cached state: a long-lived reader must reopen to see what another process wrote
@@ -192,10 +199,12 @@ class ChromaStore:
                                     "run `reread index` to rebuild them") from None
 
     def add(self, name: str, chunks: list[Chunk], vectors: list[list[float]]) -> None:
-        """Upsert: re-adding after a crash neither fails nor doubles."""
+        """Upsert: re-adding after a crash neither fails nor doubles. Texts first: a chunk with a vector always
+        has its text (a text without a vector, left by a kill, is an orphan `ids` lists for the repair)."""
         if not chunks:
             return
         self._writing()
+        self.texts.put(name, [(c.id, c.text, c.metadata.get("highlights") or []) for c in chunks])
         col, step = self._collection(name), self._batch()
         for i in range(0, len(chunks), step):  # Chroma refuses a write larger than its max batch size
             part = chunks[i:i + step]
@@ -209,6 +218,7 @@ class ChromaStore:
 
     def create(self, name: str) -> None:
         self._writing()
+        self.texts.create(name)
         self._collection(name, create=True)
 
     def delete(self, name: str, ids: list[str]) -> None:
@@ -216,35 +226,40 @@ class ChromaStore:
         col, step = self._collection(name), self._batch()
         for i in range(0, len(ids), step):
             col.delete(ids=ids[i:i + step])
+        self.texts.delete(name, ids)
 
-    def texts_and_vectors(self, name: str, ids: list[str]) -> list[tuple[str, list[float], str]]:
-        """(display text, vector, embed-text hash) of stored chunks: to move or keep them without re-embedding."""
+    def stored_vectors(self, name: str, ids: list[str]) -> list[tuple[list[float], str]]:
+        """(vector, embedded-text hash) of stored chunks: to keep them without re-embedding."""
         if not ids:
             return []
         got = self._collection(name).get(ids=ids, include=["embeddings", "metadatas"])
-        return [(str((m or {}).get(TEXT) or ""), list(map(float, e)), _span(m or {})[3])
-                for e, m in zip(got["embeddings"], got["metadatas"], strict=True)]
+        return [(list(map(float, e)), _span(m or {})[3]) for e, m in zip(got["embeddings"], got["metadatas"],
+                                                                           strict=True)]
 
     def ids(self, name: str) -> set[str]:
-        return set(self._collection(name).get(include=[])["ids"])
+        """Every id stored under the collection: with a vector, a text, or both."""
+        return set(self._collection(name).get(include=[])["ids"]) | self.texts.ids(name)
 
     def count(self, name: str) -> int:
         return self._collection(name).count()
 
     def names(self) -> list[str]:
-        return [c if isinstance(c, str) else c.name for c in self.client.list_collections()
-                if (c if isinstance(c, str) else c.name).startswith(self.prefix)]
+        """This index's collections, with vectors or texts (a kill between the two leaves one)."""
+        found = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
+        return sorted({n for n in [*found, *self.texts.names()] if n.startswith(self.prefix)})
 
     def drop(self, name: str) -> None:
         self._writing()
         with suppress(Exception):  # already gone
             self.client.delete_collection(name)
+        self.texts.drop(name)
         self.compact()
 
     def compact(self) -> None:
         """Give back disk Chroma keeps: 1.5 leaves a deleted collection's vector folder behind and never shrinks
         its SQLite file (neither after a drop nor after purging its write-ahead log), so each full rebuild added
         a copy of the index. Embedded stores only, under the writer lock; a busy database waits for next time."""
+        self.texts.compact()
         if self.host:
             return
         import sqlite3
@@ -288,7 +303,8 @@ class ChromaStore:
                             where=None if part is None else {"source": {"$in": part}})
             rows += zip(got["ids"][0], got["metadatas"][0], got["distances"][0], strict=True)
         rows.sort(key=lambda r: r[2])
-        return [(chunk_from(i, m, files), 1.0 - float(dist)) for i, m, dist in rows[:k] if m]
+        texts = self._texts(name, [r[0] for r in rows[:k] if r[1]])
+        return [(chunk_from(i, m, texts[i], files), 1.0 - float(dist)) for i, m, dist in rows[:k] if i in texts]
 
     @guard_disk(writing=False)
     def nearest_ids(self, name: str, vector: list[float], k: int) -> list[tuple[str, float]]:
@@ -302,8 +318,9 @@ class ChromaStore:
         if not ids:
             return {}
         got = self._collection(name, create=False).get(ids=ids, include=["metadatas", "embeddings"])
-        return {i: (chunk_from(i, m, files), list(map(float, e)))
-                for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True) if m}
+        texts = self._texts(name, list(got["ids"]))
+        return {i: (chunk_from(i, m, texts[i], files), list(map(float, e)))
+                for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True) if m and i in texts}
 
     @guard_disk(writing=False)
     def get(self, name: str, ids: list[str], files: Mapping[str, Any] | None = None) -> dict[str, Chunk]:
@@ -311,4 +328,15 @@ class ChromaStore:
         if not ids:
             return {}
         got = self._collection(name, create=False).get(ids=ids, include=["metadatas"])
-        return {i: chunk_from(i, m, files) for i, m in zip(got["ids"], got["metadatas"], strict=True) if m}
+        texts = self._texts(name, list(got["ids"]))
+        return {i: chunk_from(i, m, texts[i], files)
+                for i, m in zip(got["ids"], got["metadatas"], strict=True) if m and i in texts}
+
+    def _texts(self, name: str, ids: list[str]) -> dict[str, tuple[str, list]]:
+        """The texts of chunks just read from Chroma. One another process deleted since is absent (its chunk is
+        skipped); a whole collection gone (a rebuild swapped it out) is CollectionMissing: the caller re-reads the
+        manifest."""
+        got = self.texts.get(name, ids)
+        if len(got) < len(ids) and name not in self.texts.names():
+            raise CollectionMissing(f"the index's texts ({name}) are missing; run `reread index` to rebuild them")
+        return got

@@ -24,7 +24,7 @@ def stored_vectors(store: IndexStore, collection: str, ids: list[str]) -> dict[s
     """Vectors already in the store for these chunk ids, keyed by the hash of the text that was embedded."""
     if not ids:
         return {}
-    return {h: vec for _, vec, h in store.texts_and_vectors(collection, ids) if h}
+    return {h: vec for vec, h in store.stored_vectors(collection, ids) if h}
 
 
 def vectors_for(chunks: list[Chunk], stored: dict[str, list[float]], embedder: Embedder,

@@ -227,6 +227,28 @@ def test_a_vector_store_that_is_not_a_database_is_rebuilt(built, settings, embed
     assert sources(Assistant(settings, embedder=embedder))[0] == "notes/glossary.md"
 
 
+@pytest.mark.parametrize("how", ["missing", "garbage"])
+def test_lost_texts_are_one_line_for_readers_and_rebuilt(built, settings, embedder, how):
+    """The chunks' texts live beside the vectors (texts.sqlite3): lost or garbled, a reader names the file and the
+    fix, and a plain `reread index` rebuilds."""
+    path = settings.index_dir / "texts.sqlite3"
+    if how == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(b"garbage" * 200)
+    with pytest.raises(IndexDamaged) as e:
+        Assistant(settings, embedder=embedder).search(QUERY)
+    assert "texts.sqlite3" in str(e.value) and "`reread index`" in str(e.value) and "\n" not in str(e.value)
+    forget_open_stores()
+    report = Assistant(settings, embedder=embedder).index()
+    assert "texts.sqlite3" in report.warnings[0]["warning"] and "rebuilt" in report.warnings[0]["warning"]
+    assert report.added == len(NOTES) and not report.failed
+    app = Assistant(settings, embedder=embedder)
+    hit = app.search(QUERY, 1)[0]
+    assert hit.chunk.source == "notes/glossary.md" and "Quantization reduces" in hit.chunk.text
+    assert Assistant(settings, embedder=embedder).index().warnings == []
+
+
 @pytest.mark.parametrize("how", ["garbage-meta", "garbage-bm25", "missing"])
 def test_a_damaged_lexical_generation_is_written_again_from_the_vectors(built, settings, embedder, how):
     folder = settings.index_dir / "lexical" / built.manifest().lexical

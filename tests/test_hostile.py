@@ -16,7 +16,6 @@ from ingest.chunker import Chunker, ChunkerConfig
 from ingest.discover import discover
 from ingest.markdown import parse_markdown
 from ingest.spans import layout, sentences
-from ingest.store import chunk_from
 from tests.conftest import default_chunker, write_vault
 
 
@@ -219,8 +218,9 @@ def test_a_hostile_vault_indexes_with_exact_offsets_and_duplicate_names_apart(tm
     m = mf.load(app.index_dir)
     got = app.store._collection(m.collection).get(include=["metadatas"])
     assert len(got["ids"]) == m.chunks
-    for i, meta in zip(got["ids"], got["metadatas"], strict=True):
-        c = chunk_from(i, meta)
+    stored = app.store.get(m.collection, list(got["ids"]))
+    assert len(stored) == m.chunks
+    for c in stored.values():
         text = (vault / c.source).read_bytes().decode("utf-8")
         assert text[c.start:c.end] == c.text
     same = {meta["source"] for meta in got["metadatas"] if meta["source"].endswith("same.md")}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ingest import manifest as mf
-from ingest.store import chunk_from
 from tests.conftest import write_vault
 
 
@@ -18,10 +17,13 @@ def test_every_stored_chunk_is_an_exact_span(assistant, vault):
     col = assistant.store._collection(m.collection)
     got = col.get(include=["documents", "metadatas"])
     assert len(got["ids"]) == m.chunks == report.chunks
+    stored = assistant.store.get(m.collection, list(got["ids"]))  # read as the store reads them
+    assert len(stored) == m.chunks
     for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-        c = chunk_from(i, meta)  # the stored fields, read as the store reads them
+        c = stored[i]
         text = (vault / c.source).read_bytes().decode("utf-8")
-        assert doc is None and text[c.start:c.end] == c.text  # no full-text index of documents
+        assert text[c.start:c.end] == c.text
+        assert doc is None and "text" not in meta  # the text is in the text store: no copy, no full-text index
 
 
 def test_answers_cite_exact_spans(assistant, vault):

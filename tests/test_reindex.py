@@ -48,9 +48,10 @@ class Crash(Exception):
 
 
 class CrashingStore:
-    """The real ChromaStore, except that `add` fails from its second call on (optionally after writing)."""
+    """The real ChromaStore, except that `add` fails from its second call on (optionally after writing the texts,
+    or the texts and the vectors)."""
 
-    def __init__(self, real: ChromaStore, after_write: bool = False, fail_drop: bool = False):
+    def __init__(self, real: ChromaStore, after_write: bool | str = False, fail_drop: bool = False):
         self.real = real
         self.after_write = after_write
         self.fail_drop = fail_drop
@@ -62,7 +63,9 @@ class CrashingStore:
     def add(self, name, chunks, vectors):
         self.adds += 1
         if self.adds >= 2 and not self.fail_drop:
-            if self.after_write:
+            if self.after_write == "texts":  # killed between the texts and their vectors
+                self.real.texts.put(name, [(c.id, c.text, []) for c in chunks])
+            elif self.after_write:
                 self.real.add(name, chunks, vectors)
             raise Crash(f"killed during add #{self.adds}")
         self.real.add(name, chunks, vectors)
@@ -89,6 +92,7 @@ def check_index(app: Assistant) -> mf.Manifest:
     assert len(ids) == len(set(ids)), "duplicate chunk ids in the manifest"
     assert app.store.count(m.collection) == m.chunks == len(ids)
     assert app.store.ids(m.collection) == set(ids)
+    assert app.store.texts.ids(m.collection) == set(ids), "a vector without its text, or an orphan text"
     assert sorted(app.store.names()) == [m.collection], "a stale collection was left behind"
     assert not (app.index_dir / mf.DIRTY).exists()
     assert not (app.index_dir / mf.BUILDING).exists()
@@ -284,6 +288,7 @@ def test_settings_change_rebuilds_cleanly(tmp_path, settings, counting, change):
     app = Assistant(base, embedder=counting)
     app.index()
     old = check_index(app)
+    embedded_before = set(counting.texts)
 
     changed = base.model_copy(update=change)
     app2 = Assistant(changed, embedder=counting, store=app.store)
@@ -296,13 +301,41 @@ def test_settings_change_rebuilds_cleanly(tmp_path, settings, counting, change):
     m = check_index(app2)
     assert m.collection != old.collection
     assert m.fingerprint[key] == change[key]
-    assert len(counting.texts) == m.chunks == report.chunks, "every chunk re-embedded, none reused"
+    rebuilt = set(counting.texts)
+    counting.reset()
+    Assistant(changed.model_copy(update={"index_dir": tmp_path / "clean"}), embedder=counting).index()
+    if key == "embed_model":
+        assert len(rebuilt) == m.chunks == report.chunks, "another model: every chunk re-embedded"
+    else:  # the same model: a chunk the model reads as before keeps its vector, the rest are embedded
+        assert rebuilt == set(counting.texts) - embedded_before and len(rebuilt) < m.chunks == report.chunks
     counting.reset()
     assert counts(app2.index()) == (0, 0, 0, 0, 6)
     assert counting.texts == []
     if key == "embed_model":
         with pytest.raises(IndexMismatch):
             app.manifest()  # the old settings no longer match: searching would mix models
+
+
+def test_an_older_index_format_is_rebuilt_without_re_embedding(tmp_path, settings, counting):
+    """An upgrade that changes how the index is stored (format 3 kept texts in Chroma) rebuilds it, reusing every
+    vector: the model reads the same texts. Searching the old index is refused until then, in one line."""
+    vault = small_vault(tmp_path / "small", 6)
+    app = Assistant(settings.model_copy(update={"notes_dir": vault}), embedder=counting)
+    app.index()
+    old = check_index(app)
+    old.format, old.fingerprint["format"] = 3, 3
+    mf.save(app.index_dir, old)
+    with pytest.raises(IndexMismatch, match="older reread"):
+        app.search("heron")
+    counting.reset()
+    report = app.index()
+    assert report.messages and "format 3 -> 4" in report.messages[0]
+    assert counting.texts == [], "the old vectors were reused"
+    m = check_index(app)
+    assert m.collection != old.collection and m.chunks == old.chunks
+    hit = app.search("heron number 4 stands in the reeds", k=1)[0]
+    assert hit.chunk.text == (vault / hit.chunk.source).read_text()[hit.chunk.start:hit.chunk.end]
+    assert "heron number 4" in hit.chunk.text
 
 
 def test_full_rebuilds_the_same_index(tmp_path, settings, counting):
@@ -355,7 +388,7 @@ def _study_session(vault: Path) -> None:
                         "notes/extra-b.md": "# B\n\nAn extra note on egrets.\n"})
 
 
-@pytest.mark.parametrize("after_write", [False, True], ids=["before-write", "after-write"])
+@pytest.mark.parametrize("after_write", [False, "texts", True], ids=["before-write", "after-texts", "after-write"])
 @pytest.mark.parametrize("phase", ["first-index", "incremental", "full"])
 def test_crash_midway_is_repaired_exactly(tmp_path, settings, counting, phase, after_write):
     """A run that dies between two writes leaves an index the next run repairs to the vault's exact state."""

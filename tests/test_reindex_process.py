@@ -46,6 +46,7 @@ m = mf.load(d)
 s = ChromaStore(d)
 print(json.dumps({"collection": m.collection, "files": {k: e.chunk_ids for k, e in m.files.items()},
                   "store_ids": sorted(s.ids(m.collection)), "count": s.count(m.collection),
+                  "text_ids": sorted(s.texts.ids(m.collection)),
                   "names": sorted(s.names()), "dirty": (d / mf.DIRTY).exists(),
                   "building": (d / mf.BUILDING).exists()}))
 """
@@ -123,6 +124,7 @@ def assert_clean(info: dict) -> None:
     ids = [i for chunk_ids in info["files"].values() for i in chunk_ids]
     assert len(ids) == len(set(ids))
     assert info["store_ids"] == sorted(ids) and info["count"] == len(ids)
+    assert info["text_ids"] == sorted(ids), "every chunk has its text, and no text is left without a chunk"
     assert info["names"] == [info["collection"]]
     assert not info["dirty"] and not info["building"]
 
