@@ -149,7 +149,8 @@ def list_after(blocks: list[list[Piece]], i: int, depth: int | None) -> list[Pie
 
 
 def as_text(parts: list[Piece]) -> str:
-    """A passage as plain text: prose as it reads, one line per list item, numbered items counted in order."""
+    """A passage as plain text: prose as it reads, one line per list item, numbered items counted in order from the
+    first one's own number ("1. 1. 1." reads 1, 2, 3; a quote that starts at step 7 reads 7, 8, not 1, 2)."""
     lines, depths, counters = [], sorted({p.depth for p in parts if p.kind == "item"}), {}
     for b in by_block(parts):
         p, text = b[0], " ".join(plain(x) for x in b)
@@ -165,7 +166,7 @@ def as_text(parts: list[Piece]) -> str:
         counters = {d: n for d, n in counters.items() if d <= level}
         marker = "-"
         if p.marker[:1].isdigit():
-            counters[level] = counters.get(level, 0) + 1
+            counters[level] = counters.get(level, int(re.match(r"\d+", p.marker).group()) - 1) + 1
             marker = f"{counters[level]}."
         lines.append(f"{'  ' * level}{marker} {text}")
     return "\n".join(lines)

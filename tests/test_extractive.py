@@ -320,3 +320,17 @@ def test_a_dated_answer_or_a_question_of_when_to_is_answered(answerer, question,
     answer = answerer.answer(question, [hit("Preprints.md", PREPRINTS)])
 
     assert answer.found and found in answer.answer
+
+
+def test_steps_quoted_from_the_middle_of_a_list_keep_their_numbers(answerer):
+    """A chunk that starts at step 6 (a long list cut in two) reads 6, 7: "1." would say it is the first step."""
+    note = ("# Import from Notion\n\n## Import\n\n1. Open **Settings**.\n2. Go to **Community plugins**.\n"
+            "3. Install the Importer plugin.\n4. Enable it.\n5. Open the Importer.\n"
+            "6. Choose the `.zip` file with the Notion pages you want to import.\n"
+            "7. Select **Import** and wait until the import is complete.\n")
+    start = note.index("6. Choose")
+    answer = answerer.answer("How do I import the zip file of my Notion pages?",
+                             [hit("Notion.md", note, 1, 0.7, start, len(note), "Import")])
+    assert "6. Choose the .zip file" in answer.answer.replace("`", "")
+    assert "7. Select Import" in answer.answer and "1. Choose" not in answer.answer
+    check_citations(answer, {"Notion.md": note})
