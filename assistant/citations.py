@@ -19,6 +19,7 @@ INLINE_CODE = re.compile(r"(`[^`\n]+`)")
 # a sentence that introduces the list after it: "... the following methods:"
 LEAD_IN = re.compile(r"(?::|\b(?:the\s+following|as\s+follows|these\s+steps|steps\s+below)\b[^.!?]*[.!]?)$", re.I)
 LISTED = ("item", "code", "table")  # what a lead-in can introduce
+TRAILING_TAGS = re.compile(r"(?:#[^\s#\d][^\s#]*[ \t]*)+\r?\n\s*")  # tags left at a line's end, after its sentence
 STEP_BLOCKS, STEP_CHARS = 16, 1600  # a how-to's list is quoted whole up to this size
 STOP = set("""a an and are as at be by can do does did for from has have how i in is it its of on or that the
 their them there these they this to was were what when where which who why will with you your about into
@@ -77,8 +78,10 @@ def pieces(chunk: Chunk) -> list[Piece]:
             head = text[text.rfind("\n", 0, block.start) + 1:block.start].expandtabs(4)
             m = LIST_MARKER.match(head)
             depth, marker = (len(head) - len(head.lstrip()), m.group(0).split()[0]) if m else (0, "")
-        out.extend(Piece(chunk.start + u.start, chunk.start + u.end, u.text, b, kind, depth, marker)
-                   for u in block.units)
+        for u in block.units:
+            cut = TRAILING_TAGS.match(u.text)  # "... of Dune. #reading" + newline: the tags end the line before
+            start = u.start + (cut.end() if cut and cut.end() < len(u.text) else 0)
+            out.append(Piece(chunk.start + start, chunk.start + u.end, text[start:u.end], b, kind, depth, marker))
     return _first_item(out)
 
 

@@ -334,3 +334,14 @@ def test_steps_quoted_from_the_middle_of_a_list_keep_their_numbers(answerer):
     assert "6. Choose the .zip file" in answer.answer.replace("`", "")
     assert "7. Select Import" in answer.answer and "1. Choose" not in answer.answer
     check_citations(answer, {"Notion.md": note})
+
+
+def test_a_tag_ending_a_line_stays_out_of_the_next_sentence(answerer):
+    """Obsidian users end lines with tags ("... of Dune. #reading"): the quote of the next line starts at its own
+    first word, not at the tag."""
+    note = ("# Dune\n\nPaul Atreides is the hero of Dune. #reading #sf\nFrank Herbert wrote Dune in 1965, after six "
+            "years of research. It won the Hugo award.\n")
+    answer = answerer.answer("When did Frank Herbert write Dune?", [hit("Dune.md", note, 1, 0.7, note.index("Paul"))])
+    quote = next(c.quote for c in answer.citations if "1965" in c.quote)
+    assert quote.startswith("Frank Herbert wrote Dune in 1965") and "#" not in answer.answer
+    check_citations(answer, {"Dune.md": note})
