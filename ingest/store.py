@@ -38,6 +38,28 @@ class CollectionMissing(IndexMismatch):
     """The manifest names a collection the store does not have (a rebuild just replaced it, or data loss)."""
 
 
+def light_overrides() -> None:
+    """Before chromadb is imported. It marks ~170 methods with the `overrides` package's decorator, which checks
+    each one's signature against its base class as the class is made: ~0.17 CPU-s of every process that opens
+    Chroma (a fresh `reread ask` 1.39 -> 1.22), for a check that serves chromadb's own development. The marker
+    `EnforceOverrides` looks for is still set; only the check is skipped."""
+    try:
+        import overrides
+    except ImportError:  # a chromadb that no longer uses it
+        return
+    if getattr(overrides.override, "light", False):
+        return
+
+    def mark(method=None, **_options):
+        if method is None:  # used with options: @override(check_signature=False)
+            return mark
+        method.__override__ = True
+        return method
+
+    mark.light = True  # type: ignore[attr-defined]
+    overrides.override = overrides.overrides = mark
+
+
 def folders(source: str) -> list[str]:
     """Every folder a source lies under, outermost first: "a/b/n.md" -> ["a", "a/b"]."""
     parts = source.split("/")[:-1]
@@ -101,6 +123,7 @@ class ChromaStore:
     @property
     def client(self):
         if self._client is None:
+            light_overrides()
             import chromadb
             from chromadb.config import Settings as ChromaSettings
 
@@ -174,6 +197,7 @@ class ChromaStore:
         """Forget cached state: a long-lived reader must reopen to see what another process wrote
         (Chroma keeps each collection's vector index in memory, per process)."""
         if (self._client is not None or every) and not self.host:
+            light_overrides()
             from chromadb.api.shared_system_client import SharedSystemClient
 
             if self._client is not None:  # stopped, not just dropped: a dropped one left ~1 MB behind per reopen

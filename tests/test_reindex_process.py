@@ -227,6 +227,25 @@ def test_kill_9_during_incremental_run_then_rerun(tmp_path, moment):
     assert again["chunks"] == clean["chunks"] == repaired["count"]
 
 
+def test_chroma_opens_without_its_development_time_override_checks(tmp_path):
+    """chromadb's classes check their methods' signatures as they are made (the `overrides` package): ~0.17 CPU-s
+    of every fresh search, ask and index. The store skips the check; Chroma works as before."""
+    code = """
+import json, sys, overrides
+from ingest.store import ChromaStore
+from ingest.types import Chunk
+store = ChromaStore(sys.argv[1])
+name = store.new_name("t")
+store.add(name, [Chunk(id="a", source="n.md", kind="note", title="N", heading="H", page=None, start=0, end=4,
+                       text="text")], [[1.0] + [0.0] * 383])
+from chromadb.api.segment import SegmentAPI
+print(json.dumps({"light": overrides.override.light, "marked": SegmentAPI._count.__override__,
+                  "found": [c.text for c, _ in store.query(name, [1.0] + [0.0] * 383, 1)]}))
+"""
+    assert python(env_for(tmp_path, tmp_path / "index"), code, str(tmp_path / "index")) == {
+        "light": True, "marked": True, "found": ["text"]}
+
+
 def test_runs_without_embedding_import_nothing_heavy(tmp_path):
     """No change (or a touch) imports none of torch, sentence-transformers, chromadb, llama-index;
     a delete or a rename needs Chroma but never the embedding model."""
