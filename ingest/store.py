@@ -205,6 +205,7 @@ class ChromaStore:
                     self._client.close()
             SharedSystemClient.clear_system_cache()
         self._client = None
+        self.texts.close()  # a connection to a text store another process removed would read the old file
         if self._copy is not None:
             shutil.rmtree(self._copy.parent, ignore_errors=True)
             self._copy = None

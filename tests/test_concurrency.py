@@ -179,3 +179,19 @@ def test_two_full_rebuilds_at_once_while_a_reader_searches_and_asks(tmp_path, em
     after = inspect(env, index_dir)
     assert_clean(after)
     assert after["files"] == before["files"] and after["collection"] != before["collection"]
+
+
+def test_a_reader_follows_an_index_another_process_rebuilt_after_its_texts_were_lost(tmp_path, embedder):
+    """The text store (texts.sqlite3) lost and rebuilt by `reread index` in another process: a long-lived reader,
+    whose connection still points at the removed file, reads the new one as soon as the manifest moves."""
+    vault, index_dir = gen_vault(tmp_path / "vault", 12), tmp_path / "index"
+    env = env_for(vault, index_dir)
+    index_json(env)
+    app = Assistant(Settings(notes_dir=vault, index_dir=index_dir, backend="extractive"), embedder=embedder)
+    before = app.search("otter near the salt marsh", 3)
+    assert before and all(h.chunk.text for h in before)
+    (index_dir / "texts.sqlite3").unlink()
+    report = index_json(env)
+    assert "texts.sqlite3" in report["warnings"][0]["warning"]
+    after = app.search("otter near the salt marsh", 3)
+    assert [(h.chunk.source, h.chunk.text) for h in after] == [(h.chunk.source, h.chunk.text) for h in before]
