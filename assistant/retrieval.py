@@ -15,11 +15,16 @@ scaling BM25 by the query's summed idf (or by the larger of that and the best sc
 instead of the best score, so that a query of common words gets a smaller lexical share: recall@5 +0.02 on the help
 vault and the held-out Turing Way, MRR -0.03 on the help vault, and one more out-of-scope question answered;
 adding 0.15 or 0.3 times the query's cosine with each top-30 chunk's "title > heading" (help vault recall@5 +0.02
-to +0.04, but the sample vault -0.016 and its held-out MRR -0.006: the header is already in the embedded text).
+to +0.04, but the sample vault -0.016 and its held-out MRR -0.006: the header is already in the embedded text);
+raising each top-10 note's first chunk to its note's best score minus a margin (the help vault's evidence is in a
+note's first chunk for 8 of its 15 misses; margin 0.1: help +0.06, sample -0.016, held-out Turing Way -0.018;
+0.2: help +0.04, Turing Way -0.018; 0.3: nothing gained, one more out-of-scope question answered); a bonus of
+a/(dense rank + 1) beside the fused score (a 0.1-0.2: help recall unchanged, MRR -0.008 to -0.027).
 
 Spreading: at most per_note chunks of one note before other notes get a place. 2 -> 3 gave recall@5 +0.035 on
 the sample vault, +0.02 on the help vault, +0 on the held-out sets (a how-to note's third chunk is often the
-one with the steps); no cap at all did no better than 3.
+one with the steps); no cap at all did no better than 3 (session 7: 4 or none gave the help vault one more
+question, the sample vault MRR -0.002; the issue asks for the spread, so 3 it is).
 """
 
 from __future__ import annotations
