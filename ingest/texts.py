@@ -107,19 +107,28 @@ class TextStore:
         """(id, text, marks) rows, replacing any with the same id."""
         if not rows:
             return
-        with self._lock:
-            con = self._connect(write=True)
-            con.execute("BEGIN IMMEDIATE")
-            try:
+        try:
+            with self._transaction() as con:
                 n, zd = self._dictionary(con, name, [t for _, t, _ in rows])
                 con.executemany("INSERT OR REPLACE INTO texts (n, id, body, marks) VALUES (?, ?, ?, ?)",
                                 [(n, i, _pack(t, zd), json.dumps(m, ensure_ascii=False) if m else None)
                                  for i, t, m in rows])
-                con.execute("COMMIT")
+        except BaseException:
+            self._dicts.pop(name, None)  # a dictionary made in the rolled-back transaction is not stored
+            raise
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write under the lock: all of it lands, or none."""
+        with self._lock:
+            con = self._connect(write=True)
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
             except BaseException:
                 con.execute("ROLLBACK")
-                self._dicts.pop(name, None)
                 raise
+            con.execute("COMMIT")
 
     def _dictionary(self, con: sqlite3.Connection, name: str, texts: list[str]) -> tuple[int, bytes]:
         """The collection's number and dictionary, made from these texts if it has neither a dictionary nor any
@@ -159,18 +168,10 @@ class TextStore:
     def delete(self, name: str, ids: list[str]) -> None:
         if not ids or not self.path.exists():
             return
-        with self._lock:
-            con = self._connect(write=True)
+        with self._transaction() as con:
             found = self._collection(con, name)
-            if found is None:
-                return
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            if found is not None:
                 con.executemany("DELETE FROM texts WHERE n = ? AND id = ?", [(found[0], i) for i in ids])
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
 
     def ids(self, name: str) -> set[str]:
         if not self.path.exists():
@@ -208,20 +209,12 @@ class TextStore:
     def drop(self, name: str) -> None:
         if not self.path.exists():
             return
-        with self._lock:
-            con = self._connect(write=True)
+        with self._transaction() as con:
             found = self._collection(con, name)
-            if found is None:
-                return
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            if found is not None:
                 con.execute("DELETE FROM texts WHERE n = ?", (found[0],))
                 con.execute("DELETE FROM collections WHERE n = ?", (found[0],))
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            self._dicts.pop(name, None)
+        self._dicts.pop(name, None)
 
     def compact(self) -> None:
         """Give back the pages deletes and drops freed."""
