@@ -198,6 +198,18 @@ class Indexer:
         same = ("embed_model", "encoder", "store")
         if reuse and old is not None and all(old.fingerprint.get(k) == m.fingerprint.get(k) for k in same):
             self._reuse = (old.collection, {s: e.chunk_ids for s, e in old.files.items() if e.chunk_ids})
+        try:
+            self._fill(m, files, report)
+        finally:
+            self._reuse = None  # never read by a later run of this indexer (the UI keeps one)
+        report.added = sum(1 for e in m.files.values() if not e.error)
+        report.removed = len(set(old.files) - set(m.files)) if old else 0
+        report.chunks = m.chunks
+        self._publish(m)  # the swap: readers move to the new collection here
+        gen.finish_rebuild(self.index_dir, self.store, old, m)
+
+    def _fill(self, m: Manifest, files: list[SourceFile], report: IndexReport) -> None:
+        """A rebuild's new collection, every file read and landed."""
         gen.begin_rebuild(self.index_dir, self.store, m)
         self.progress.start(len(files), "indexing")
         ahead: list[list[Prepared]] = []  # nothing is saved between batches here: embed several at once
@@ -208,12 +220,6 @@ class Indexer:
                 ahead = []
         self._land(ahead, m)
         self.progress.finish()
-        report.added = sum(1 for e in m.files.values() if not e.error)
-        report.removed = len(set(old.files) - set(m.files)) if old else 0
-        report.chunks = m.chunks
-        self._reuse = None
-        self._publish(m)  # the swap: readers move to the new collection here
-        gen.finish_rebuild(self.index_dir, self.store, old, m)
 
     def _check_model(self) -> None:
         """Load the tokenizer and the model before a rebuild starts: one that cannot load would otherwise fail
