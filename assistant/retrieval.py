@@ -113,8 +113,10 @@ class Retriever:
         fused = {i: cfg.dense_weight * cosine[i] + cfg.lexical_weight * bm25.get(i, 0.0) / best for i in chunks}
         order = sorted(fused, key=lambda i: -fused[i])
         picked = spread(order, k, lambda i: chunks[i].source, cfg.per_note)
-        return [Hit(chunk=chunks[i], rank=r, score=cosine[i], lexical=bm25.get(i, 0.0), fused=fused[i])
-                for r, i in enumerate(picked, start=1)]
+        # texts only for the chunks kept: ~100 candidates are read, each text ~25 µs to read back and unpack
+        kept = self.store.with_texts(m.collection, [chunks[i] for i in picked])
+        return [Hit(chunk=c, rank=r, score=cosine[c.id], lexical=bm25.get(c.id, 0.0), fused=fused[c.id])
+                for r, c in enumerate(kept, start=1)]
 
     def _dense(self, m: Manifest, qvec, depth: int, filters: Filters | None,
                gen: lexical.Generation | None) -> list[tuple[Chunk, float]]:
@@ -123,21 +125,21 @@ class Retriever:
         search (ids only), the allowed ids known from the lexical generation. A narrow one, or too few found that
         way, goes to Chroma's filter."""
         if not filters or gen is None or not gen.ids:
-            return self.store.query(m.collection, qvec, depth, filters, m.files)
+            return self.store.query(m.collection, qvec, depth, filters, m.files, texts=False)
         allowed = gen.allowed(filters)
         share = len(allowed) / len(gen.ids)
         if share >= MIN_SHARE:
             n = min(len(gen.ids), MAX_DEEP, int(depth / share * 2) + 1)
             kept = [(i, c) for i, c in self.store.nearest_ids(m.collection, qvec, n) if i in allowed][:depth]
             if len(kept) >= min(depth, len(allowed)):
-                got = self.store.get(m.collection, [i for i, _ in kept], m.files)
+                got = self.store.get(m.collection, [i for i, _ in kept], m.files, texts=False)
                 return [(got[i], c) for i, c in kept if i in got]
-        return self.store.query(m.collection, qvec, depth, filters, m.files)
+        return self.store.query(m.collection, qvec, depth, filters, m.files, texts=False)
 
     def _read(self, m: Manifest, ids: list[str], chunks: dict, cosine: dict, qvec) -> None:
         """Chunks found by BM25 alone: read them, with their vectors for their cosine."""
         extra = [i for i in ids if i not in chunks]
-        for i, (chunk, vec) in self.store.get_with_vectors(m.collection, extra, m.files).items():
+        for i, (chunk, vec) in self.store.get_with_vectors(m.collection, extra, m.files, texts=False).items():
             chunks[i], cosine[i] = chunk, float(np.dot(vec, qvec))
 
 

@@ -315,9 +315,10 @@ class ChromaStore:
 
     @guard_disk(writing=False)
     def query(self, name: str, vector: list[float], k: int, filters: Filters | None = None,
-              files: Mapping[str, Any] | None = None) -> list[tuple[Chunk, float]]:
-        """The k nearest chunks with their cosine similarity. A chunk another process deleted since this one
-        loaded the collection's vector index (Chroma keeps it in memory) comes back without metadata: skipped."""
+              files: Mapping[str, Any] | None = None, texts: bool = True) -> list[tuple[Chunk, float]]:
+        """The k nearest chunks with their cosine similarity (texts=False: their texts blank, for with_texts to
+        fill once the few that are kept are known). A chunk another process deleted since this one loaded the
+        collection's vector index (Chroma keeps it in memory) comes back without metadata: skipped."""
         col = self._collection(name, create=False)
         sources = allowed_sources(filters, files)
         # SQLite takes ~32k variables a statement: a long list of sources is searched in parts, the best k kept
@@ -328,8 +329,8 @@ class ChromaStore:
                             where=None if part is None else {"source": {"$in": part}})
             rows += zip(got["ids"][0], got["metadatas"][0], got["distances"][0], strict=True)
         rows.sort(key=lambda r: r[2])
-        texts = self._texts(name, [r[0] for r in rows[:k] if r[1]])
-        return [(chunk_from(i, m, texts[i], files), 1.0 - float(dist)) for i, m, dist in rows[:k] if i in texts]
+        found = self._texts(name, [r[0] for r in rows[:k] if r[1]], texts)
+        return [(chunk_from(i, m, found[i], files), 1.0 - float(dist)) for i, m, dist in rows[:k] if i in found]
 
     @guard_disk(writing=False)
     def nearest_ids(self, name: str, vector: list[float], k: int) -> list[tuple[str, float]]:
@@ -338,29 +339,40 @@ class ChromaStore:
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     @guard_disk(writing=False)
-    def get_with_vectors(self, name: str, ids: list[str],
-                         files: Mapping[str, Any] | None = None) -> dict[str, tuple[Chunk, list[float]]]:
+    def get_with_vectors(self, name: str, ids: list[str], files: Mapping[str, Any] | None = None,
+                         texts: bool = True) -> dict[str, tuple[Chunk, list[float]]]:
         if not ids:
             return {}
         got = self._collection(name, create=False).get(ids=ids, include=["metadatas", "embeddings"])
-        texts = self._texts(name, list(got["ids"]))
-        return {i: (chunk_from(i, m, texts[i], files), list(map(float, e)))
-                for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True) if m and i in texts}
+        found = self._texts(name, list(got["ids"]), texts)
+        return {i: (chunk_from(i, m, found[i], files), list(map(float, e)))
+                for i, m, e in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True) if m and i in found}
 
     @guard_disk(writing=False)
-    def get(self, name: str, ids: list[str], files: Mapping[str, Any] | None = None) -> dict[str, Chunk]:
+    def get(self, name: str, ids: list[str], files: Mapping[str, Any] | None = None,
+            texts: bool = True) -> dict[str, Chunk]:
         """Stored chunks by id (ids no longer stored are absent)."""
         if not ids:
             return {}
         got = self._collection(name, create=False).get(ids=ids, include=["metadatas"])
-        texts = self._texts(name, list(got["ids"]))
-        return {i: chunk_from(i, m, texts[i], files)
-                for i, m in zip(got["ids"], got["metadatas"], strict=True) if m and i in texts}
+        found = self._texts(name, list(got["ids"]), texts)
+        return {i: chunk_from(i, m, found[i], files)
+                for i, m in zip(got["ids"], got["metadatas"], strict=True) if m and i in found}
 
-    def _texts(self, name: str, ids: list[str]) -> dict[str, tuple[str, list]]:
-        """The texts of chunks just read from Chroma. One another process deleted since is absent (its chunk is
-        skipped); a whole collection gone (a rebuild swapped it out) is CollectionMissing: the caller re-reads the
-        manifest."""
+    def with_texts(self, name: str, chunks: list[Chunk]) -> list[Chunk]:
+        """Chunks read with texts=False, their texts and highlights filled in (one deleted since is left out)."""
+        found = self._texts(name, [c.id for c in chunks], True)
+        for c in chunks:
+            if c.id in found:
+                c.text, c.metadata["highlights"] = found[c.id]
+        return [c for c in chunks if c.id in found]
+
+    def _texts(self, name: str, ids: list[str], read: bool) -> dict[str, tuple[str, list]]:
+        """The texts of chunks just read from Chroma (blank for each when not read). One another process deleted
+        since is absent (its chunk is skipped); a whole collection gone (a rebuild swapped it out) is
+        CollectionMissing: the caller re-reads the manifest."""
+        if not read:
+            return dict.fromkeys(ids, ("", []))
         got = self.texts.get(name, ids)
         if len(got) < len(ids) and name not in self.texts.names():
             raise CollectionMissing(f"the index's texts ({name}) are missing; run `reread index` to rebuild them")

@@ -88,6 +88,21 @@ def test_bad_filters_are_one_line_errors():
     assert parse_filters(["folder=/books/", "tag=#ml"]) == Filters(tags=("ml",), folders=("books",))
 
 
+def test_a_search_reads_texts_only_for_the_hits_it_returns(app, monkeypatch):
+    """Dozens of candidates are fused; only the k kept are read from the text store (each text ~25 µs), and they
+    come back whole: exact spans, highlights included."""
+    asked: list[list[str]] = []
+    real = app.store.texts.get
+    monkeypatch.setattr(app.store.texts, "get", lambda name, ids: asked.append(list(ids)) or real(name, ids))
+    for filters in ([], ["folder=books"]):
+        asked.clear()
+        hits = app.search("the desert ecology of Dune", k=2, filters=parse_filters(filters) if filters else None)
+        assert len(hits) == 2 and asked == [[h.chunk.id for h in hits]]
+        for h in hits:
+            raw = (app.settings.notes_dir / h.chunk.source).read_text(encoding="utf-8")
+            assert raw[h.chunk.start:h.chunk.end] == h.chunk.text
+
+
 def test_results_spread_over_notes(tmp_path, fake_embedder):
     """Six chunks of one long note about a subject must not crowd out the short note that also covers it."""
     parts = (f"## Part {i}\n\nWhales sing songs across the ocean, part {i}." for i in range(6))
