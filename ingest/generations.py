@@ -46,7 +46,8 @@ def inspect(index_dir: Path, store: IndexStore, m: Manifest) -> Damage | None:
     """What a plain run must repair besides the vault's changes: a missing or unreadable vector store, or a
     lexical generation that is missing or not as it was written. Stats and one SQLite query: no chromadb."""
     damage = getattr(store, "damage", None)
-    problem, unreadable = damage(m.collection) if damage is not None else ("", False)
+    # an index older than the text store has none to check: the format change rebuilds it, reusing its vectors
+    problem, unreadable = damage(m.collection, m.format >= mf.TEXTS_SINCE) if damage is not None else ("", False)
     if problem:
         return Damage(str(getattr(store, "location", "the vector store")), problem, rebuild=True, wipe=unreadable)
     if not m.lexical:

@@ -12,6 +12,7 @@ from .errors import IndexDamaged, IndexMismatch
 
 FORMAT = 4  # 2: lexical generations, tags per file, vectors keyed on the embedded text; 3: title and author per
 # file; 4: chunk texts in their own store (texts.py), not in Chroma's metadata
+TEXTS_SINCE = 4  # the first format with the text store
 MANIFEST = "manifest.json"
 BUILDING = "manifest.building.json"
 DIRTY = "dirty"

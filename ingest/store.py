@@ -160,11 +160,12 @@ class ChromaStore:
         """Where the vectors are, for messages: the embedded store's folder or the server."""
         return f"the Chroma server at {self.host}:{self.port}" if self.host else str(self.index_dir / "chroma")
 
-    def damage(self, name: str) -> tuple[str, bool]:
+    def damage(self, name: str, texts: bool = True) -> tuple[str, bool]:
         """What is wrong with the embedded store ("" when it looks whole), and whether it cannot be opened at all;
-        read with sqlite3, no chromadb, so a no-change run stays light. A server keeps its own data: not inspected."""
+        read with sqlite3, no chromadb, so a no-change run stays light. A server keeps its own data: not inspected.
+        The text store is checked too, unless the index predates it (texts=False)."""
         problem, unreadable = self._vector_damage(name)
-        if problem:
+        if problem or not texts:
             return problem, unreadable
         problem, unreadable = self.texts.problem(name)
         return (f"has vectors without their texts ({problem})", unreadable) if problem else ("", False)
