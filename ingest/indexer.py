@@ -9,7 +9,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
@@ -20,7 +21,7 @@ from .chunker import Chunker
 from .discover import SourceFile, discover
 from .errors import ConfigError, IndexDamaged, RereadError
 from .lock import DiskFull, ReadOnlyIndex, WriterLock, disk_full, read_only_part
-from .manifest import Manifest
+from .manifest import FileEntry, Manifest
 from .plan import FileJob, fingerprint, make_plan, rebuild_reason
 from .prepare import Prepared, Preparer
 from .progress import NoProgress, Progress
@@ -39,6 +40,18 @@ EMBED_AHEAD = 1024
 BYTES_PER_CHUNK = 16 << 10
 
 
+@dataclass(frozen=True)
+class OldVectors:
+    """What a rebuild may reuse: the collection it replaces and that index's files (their chunk ids)."""
+
+    collection: str
+    files: dict[str, FileEntry]
+
+    def ids(self, sources: Iterable[str]) -> list[str]:
+        """The old chunk ids of these files (a file new to the vault has none)."""
+        return [i for s in sources if s in self.files for i in self.files[s].chunk_ids]
+
+
 class Indexer:
     """Touches the model and Chroma only when there is work: no chromadb or torch for a no-change run."""
 
@@ -54,7 +67,6 @@ class Indexer:
         self.log = log
         self.preparer = Preparer(settings)
         self._landed: list[Chunk] = []  # this run's new chunks, for the lexical side
-        self._reuse: tuple[str, dict[str, list[str]]] | None = None  # a rebuild's old collection and its chunk ids
         self.manifest: Manifest | None = None  # what the last run saved: the caller need not read it back
         self._early: tuple[tuple[int, int, int] | None, Manifest | None] | None = None  # read before the lock
 
@@ -196,19 +208,15 @@ class Indexer:
         text (same model, encoder and store): only a --full run or another model re-embeds all."""
         m = Manifest(self.fingerprint(), str(vault), self.store.new_name(gen.new_tag()))
         same = ("embed_model", "encoder", "store")
-        if reuse and old is not None and all(old.fingerprint.get(k) == m.fingerprint.get(k) for k in same):
-            self._reuse = (old.collection, {s: e.chunk_ids for s, e in old.files.items() if e.chunk_ids})
-        try:
-            self._fill(m, files, report)
-        finally:
-            self._reuse = None  # never read by a later run of this indexer (the UI keeps one)
+        keep = reuse and old is not None and all(old.fingerprint.get(k) == m.fingerprint.get(k) for k in same)
+        self._fill(m, files, report, OldVectors(old.collection, old.files) if keep and old is not None else None)
         report.added = sum(1 for e in m.files.values() if not e.error)
         report.removed = len(set(old.files) - set(m.files)) if old else 0
         report.chunks = m.chunks
         self._publish(m)  # the swap: readers move to the new collection here
         gen.finish_rebuild(self.index_dir, self.store, old, m)
 
-    def _fill(self, m: Manifest, files: list[SourceFile], report: IndexReport) -> None:
+    def _fill(self, m: Manifest, files: list[SourceFile], report: IndexReport, old: OldVectors | None) -> None:
         """A rebuild's new collection, every file read and landed."""
         gen.begin_rebuild(self.index_dir, self.store, m)
         self.progress.start(len(files), "indexing")
@@ -216,9 +224,9 @@ class Indexer:
         for batch in batches([FileJob(f) for f in files]):
             ahead.append(self._read(batch, m, report))
             if sum(len(p.chunks) for b in ahead for p in b) >= EMBED_AHEAD:
-                self._land(ahead, m)
+                self._land(ahead, m, old)
                 ahead = []
-        self._land(ahead, m)
+        self._land(ahead, m, old)
         self.progress.finish()
 
     def _check_model(self) -> None:
@@ -257,18 +265,16 @@ class Indexer:
             self.progress.advance()
         return ready
 
-    def _land(self, group: list[list[Prepared]], m: Manifest) -> None:
-        """Embed what is new in a group of batches in one call (stored vectors reused), then write each batch
-        (one upsert) and record its files."""
+    def _land(self, group: list[list[Prepared]], m: Manifest, old: OldVectors | None = None) -> None:
+        """Embed what is new in a group of batches in one call (stored vectors reused, a rebuild's from the old
+        collection too), then write each batch (one upsert) and record its files."""
         chunks = [c for batch in group for p in batch for c in p.chunks]
         self._room(len(chunks))  # before the embedding, which would be lost
         stored = stored_vectors(self.store, m.collection,
                                 [i for batch in group for p in batch if p.job.previous
                                  for i in p.job.previous.chunk_ids])
-        if self._reuse is not None:
-            before, ids = self._reuse
-            stored |= stored_vectors(self.store, before, [i for batch in group for p in batch
-                                                          for i in ids.get(p.file.source, [])])
+        if old is not None:
+            stored |= stored_vectors(self.store, old.collection, old.ids(p.file.source for b in group for p in b))
         vectors = vectors_for(chunks, stored, self.embedder, self.progress)
         done = 0
         for batch in group:
