@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IndexBusy, RereadError
+from .texts import FILE as TEXTS
 
 NEARLY_FULL = 8 << 20  # bytes free below which a failed write is put down to the disk
 FULL_WORDS = ("disk is full", "no space left", "quota exceeded")  # SQLite's and the OS's words, as Chroma passes them
@@ -72,7 +73,7 @@ class ReadOnlyIndex(RereadError):
 def read_only_part(index_dir: Path) -> Path | None:
     """The first part of the index a writer could not write, None when it can write all of it."""
     index_dir = Path(index_dir)
-    return _unwritable([index_dir, index_dir / "lexical", index_dir / "manifest.json", index_dir / "texts.sqlite3",
+    return _unwritable([index_dir, index_dir / "lexical", index_dir / "manifest.json", index_dir / TEXTS,
                         *_store_parts(index_dir / "chroma")])
 
 

@@ -88,7 +88,7 @@ def chunk_from(chunk_id: str, meta: dict[str, Any], text: tuple[str, list], file
     the manifest's entries (blank without them)."""
     start, end, page, _ = _span(meta)
     entry = (files or {}).get(meta["source"])
-    metadata: dict[str, Any] = {"tags": list(getattr(entry, "tags", None) or []), "highlights": text[1]}
+    metadata: dict[str, Any] = {"tags": list(getattr(entry, "tags", None) or []), "highlights": list(text[1])}
     if getattr(entry, "author", ""):
         metadata["author"] = entry.author
     return Chunk(id=chunk_id, source=meta["source"], kind=kind_of(meta["source"]), title=getattr(entry, "title", ""),
