@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.markdown import clean_inline
-from ingest.spans import LIST_MARKER, TABLE_DELIMITER, layout, units
+from ingest.spans import HEADING, LIST_MARKER, TABLE_DELIMITER, layout, units
 from ingest.types import Chunk, Citation, Span
 
 MARKER = re.compile(r"(?<!\\)\[(\d+)\]")
@@ -44,7 +44,7 @@ def candidate_spans(chunk: Chunk, max_chars: int = 600) -> list[Span]:
     """Sentences of a chunk in source coordinates (code blocks and list items count as one)."""
     out = []
     for u in units(chunk.text, 0, len(chunk.text)):
-        if len(u.text) > max_chars or not WORD.search(clean_inline(u.text)):
+        if len(u.text) > max_chars or not WORD.search(clean_inline(u.text)) or HEADING.match(u.text):
             continue
         out.append(Span(chunk.start + u.start, chunk.start + u.end, u.text))
     return out or [Span(chunk.start, chunk.end, chunk.text)]
@@ -205,7 +205,7 @@ def passages(spans: list[tuple[Chunk, int, int]], chunks: list[Chunk]) -> list[t
 
 def citation(n: int, chunk: Chunk, span: Span) -> Citation:
     assert chunk.start <= span.start <= span.end <= chunk.end
-    return Citation(n=n, source=chunk.source, title=chunk.title, heading=chunk.heading, page=chunk.page,
+    return Citation(n=n, source=chunk.source, title=chunk.title, heading=chunk.heading_at(span.start), page=chunk.page,
                     chunk_id=chunk.id, start=span.start, end=span.end, quote=span.text)
 
 

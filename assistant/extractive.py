@@ -133,8 +133,8 @@ class Candidate:
         return " ".join(plain(p) for p in self.parts if p.kind != "code")
 
 
-def _leaf(chunk: Chunk) -> str:  # the heading the chunk sits under, without its parents
-    return chunk.heading.split(" > ")[-1]
+def _leaf(chunk: Chunk, pos: int) -> str:  # the heading a position of the chunk sits under, without its parents
+    return chunk.heading_at(pos).split(" > ")[-1]
 
 
 def _content(text: str) -> list[str]:
@@ -232,7 +232,11 @@ def candidates(hit: Hit, q: Question) -> list[Candidate]:
     out: list[Candidate] = []
     inside = -1  # the end of the list the last lead-in introduced
     for i, b in enumerate(blocks):
-        kind, prev = b[0].kind, (blocks[i - 1] if i else None)
+        # a heading line (a chunk packed from small sections holds the later ones' headings) is never quoted, and
+        # what follows it reads as the start of a section
+        kind, prev = b[0].kind, (blocks[i - 1] if i and blocks[i - 1][0].kind != "heading" else None)
+        if kind == "heading":
+            continue
         led = prev is not None and bool(LEAD_IN.search(plain(prev[-1])))  # quoted with its lead-in already
         lead = [prev[-1]] if prev and prev[0].kind == "prose" else []  # the paragraph a list or table follows
         if kind == "table" and not led:
@@ -326,8 +330,9 @@ class ExtractiveAnswerer:
         cands = list(seen.values())
         texts = [render(c) for c in cands]
         # steps are embedded under their heading ("Install a new theme"), which says what they achieve
-        seen_as = [f"{_leaf(c.hit.chunk)}\n{t}".lstrip() if c.steps else t for c, t in zip(cands, texts, strict=True)]
-        places = sorted({x for c in cands for x in (c.hit.chunk.title, _leaf(c.hit.chunk)) if x})
+        seen_as = [f"{_leaf(c.hit.chunk, c.start)}\n{t}".lstrip() if c.steps else t
+                   for c, t in zip(cands, texts, strict=True)]
+        places = sorted({x for c in cands for x in (c.hit.chunk.title, _leaf(c.hit.chunk, c.start)) if x})
         vecs = np.asarray(self.embedder.embed([question] + seen_as + places))
         qv, qw = vecs[0], words(question)
         near = dict(zip(places, (vecs[1 + len(texts):] @ qv).tolist(), strict=True))
@@ -336,7 +341,8 @@ class ExtractiveAnswerer:
             ch = c.hit.chunk
             if q.howto and c.steps and 2 * (c.end - c.start) >= ch.end - ch.start:
                 c.sim = max(c.sim, c.hit.score)  # most of the passage: its own match (read with its heading) counts
-            context = max(near.get(ch.title, 0.0), near.get(_leaf(ch), 0.0))  # a heading named like the question
+            # a heading named like the question
+            context = max(near.get(ch.title, 0.0), near.get(_leaf(ch, c.start), 0.0))
             said = [plain(p) for p in c.parts if not is_fragment(p) or plain(p).endswith(":")]  # a bare name: nothing
             c.overlap = len(qw & words(" ".join(said))) / max(1, len(qw))
             c.base = c.sim + 0.15 * c.overlap + 0.03 * c.hit.score - (0.08 if len(words(t)) < 5 else 0.0)

@@ -55,7 +55,7 @@ def measure(vault: Path, size: int, overlap: int) -> dict:
             continue
         for c in chunker.chunk(doc):
             words.append(len(c.text.split()))
-            section = next(s for s in doc.sections if s.page == c.page and s.start <= c.start and c.end <= s.end)
+            section = next(s for s in doc.sections if s.page == c.page and s.start <= c.start < s.end)  # where it opens
             avoidable += words[-1] <= 10 and len(doc.texts[c.page][section.start:section.end].split()) > 10
             pieces.append(counter.count(c.embed_text) + 2)  # [CLS] and [SEP], as the model reads it
             lead_ins += c.text.rstrip("*_ ").endswith(":")

@@ -14,7 +14,7 @@ from .spans import RULE, TABLE_DELIMITER, Block, Unit, blocks, layout
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
 
-CHUNKER_VERSION = 7
+CHUNKER_VERSION = 8
 HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
 WORD = re.compile(r"\S+")
 COLON_END = re.compile(r":[*_`)\]>\s]*$")
@@ -35,7 +35,7 @@ EVEN = 0.05  # a convex nudge on each chunk's unused room: of equally good cuts,
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    chunk_size: int = 200  # most word pieces a chunk's embedded text holds, header included
+    chunk_size: int = 256  # most word pieces a chunk's embedded text holds, header included
     chunk_overlap: int = 40  # word pieces of trailing sentences repeated at the next chunk's start
 
 
@@ -278,6 +278,32 @@ class Chunker:
             cuts.append(cost)
         return cuts
 
+    def _sections(self, doc: ParsedDocument) -> list[tuple[Section, list[tuple[int, int, str, int]], list]]:
+        """Each section with its packed chunks and the sections packed in after it, as (start, heading) pairs.
+        A fragment (a note's one-line intro, a heading's lead sentence) shares one chunk with the subsection
+        under it when both fit; the later heading becomes a line of the embedded text. Siblings stay apart: an
+        FAQ's short answers packed together blurred each one's vector. Measured at chunk_size 256 against no
+        packing, recall@5 / MRR@10 / key fact: help vault 0.72 / 0.568 / 0.62 -> 0.80 / 0.573 / 0.64, held-out
+        Turing Way 0.964 / 0.882 / 0.84 -> 0.982 / 0.886 / 0.84, sample vault 0.967 / 0.867 -> 0.967 / 0.867,
+        its held-out questions 1.0 / 0.936 -> 1.0 / 0.919. Packing siblings too: help 0.80 / 0.614 / 0.56."""
+        size = self.config.chunk_size
+        out: list[tuple[Section, list[tuple[int, int, str, int]], list]] = []
+        for s in doc.sections:
+            packed = self._pack(doc, s)
+            if out and len(packed) == 1 and len(out[-1][1]) == 1 and out[-1][0].page == s.page:
+                prev, ((a0, _, av, at),), inner = out[-1]
+                _, b1, bv, bt = packed[0]
+                leaf = s.heading.rsplit(" > ", 1)[-1]
+                last = inner[-1][1] if inner else prev.heading
+                child = not last or s.heading.startswith(last + " > ")
+                if child and min(at, bt) <= size // 4 and (joined := at + bt + 1 + self.sizes.count(leaf, size)
+                                                 - self.sizes.count(header(doc.title, s.heading), size)) <= size:
+                    view = f"{av}\n{leaf}\n{bv}" if leaf else f"{av}\n{bv}"
+                    out[-1] = (prev, [(a0, b1, view, joined)], [*inner, (s.start, s.heading)])
+                    continue
+            out.append((s, packed, []))  # a heading with nothing under it ends the run (measured: MRR -0.01 without)
+        return out
+
     def chunk(self, doc: ParsedDocument) -> list[Chunk]:
         out: list[Chunk] = []
         seen: dict[str, int] = {}
@@ -285,9 +311,9 @@ class Chunker:
         # ==marks== outside code (raw offsets), apart and in order: a chunk's marks are a bisection away, not a scan
         marked = sorted(doc.metadata.get("highlight_spans", []))
         mark_ends = [e for _, e in marked]
-        for section in doc.sections:
+        for section, packed, inner in self._sections(doc):
             text = doc.texts[section.page]
-            for start, end, view, tokens in self._pack(doc, section):
+            for start, end, view, tokens in packed:
                 display = text[start:end]
                 occurrence = seen.get(display, 0)
                 seen[display] = occurrence + 1
@@ -302,6 +328,7 @@ class Chunker:
                     id=chunk_id(doc.source, display, occurrence), source=doc.source, kind=doc.kind,
                     title=doc.title, heading=section.heading, page=section.page, start=start, end=end,
                     text=display, embed_text=embed,
-                    metadata={**base, "highlights": marks, "frontmatter": doc.metadata.get("frontmatter", {})},
+                    metadata={**base, "highlights": marks, "frontmatter": doc.metadata.get("frontmatter", {}),
+                              **({"sections": inner} if inner else {})},
                 ))
         return out

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = Field(8000, gt=0, lt=65536)
     top_k: int = Field(5, ge=1, le=100)
-    chunk_size: int = Field(200, ge=32, le=256, description="Most word pieces a chunk embeds, header included.")
+    chunk_size: int = Field(256, ge=32, le=256, description="Most word pieces a chunk embeds, header included.")
     chunk_overlap: int = Field(40, ge=0, le=128, description="Word pieces of whole sentences repeated.")
     max_file_mb: float = Field(100.0, gt=0, description="Books run large; bigger files are named in `failed`.")
     export_folder: str = Field("reread-answers", description="Where exported answers go, inside the vault.")

@@ -13,6 +13,7 @@ CALLOUT = re.compile(r"\[![\w-]+\][+-]?[ \t]*")
 RULE = re.compile(r"[ \t]*([-*_=])(?:[ \t]*\1){2,}[ \t]*")
 TABLE_DELIMITER = re.compile(r"[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?")  # |---|:-:| or --- | ---
 FENCE = re.compile(r"[ \t]{0,3}(```+|~~~+)")
+HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+\S")  # an ATX heading line: inside a chunk packed from several sections
 BLOCK_START = re.compile(r"[ \t]*(?:[-*+•‣◦▪][ \t]|\d{1,3}[.)][ \t]|>|\||<|!\[|```|~~~)")
 SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]*_=]*)(?=\s)|\n[ \t]*\n")
 CAPTION = re.compile(r"[ \t>*_]*(?:figure|fig\.?|table|listing|algorithm)[ \t]+", re.I)
@@ -34,7 +35,7 @@ class Unit(Span):
 class Block(Span):
     """A paragraph, list item, quote (a callout with its body), fenced code block or table, and its units."""
 
-    kind: str = "text"  # text | item | quote | code | table
+    kind: str = "text"  # text | item | quote | code | table | heading
     units: tuple[Unit, ...] = ()
     callout: bool = False  # a quote opening with "[!type] Title": the title line belongs to the lines after it
 
@@ -77,6 +78,12 @@ def blocks(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
         if not line.strip() or RULE.fullmatch(line):
             if cur:
                 out.append((cur[0], cur[1], False))
+            cur = None
+            continue
+        if HEADING.match(line):  # a line of its own, never part of a paragraph
+            if cur:
+                out.append((cur[0], cur[1], False))
+            out.append((ls, le, False))
             cur = None
             continue
         if cur is None or BLOCK_START.match(line):
@@ -198,7 +205,8 @@ def _table(text: str, start: int, end: int) -> Block:
 
 def _prose(text: str, start: int, end: int) -> Block | None:
     quote = QUOTE_MARKER.match(text, start, end)
-    kind = "quote" if quote else "item" if LIST_MARKER.match(text, start, end) else "text"
+    kind = "quote" if quote else "item" if LIST_MARKER.match(text, start, end) else \
+        "heading" if HEADING.match(text, start, end) else "text"
     found = tuple(Unit(sp.start, sp.end, sp.text) for sp in sentences(text, start, end))
     if not found:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import weakref
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from .vectors import embed_hash
 
 PREFIX = "reread"
 SPAN = "span"  # the metadata key of "start:end:page:embed-hash"
+SECTIONS = "sections"  # JSON [[start, heading], ...]: the sections after the first a packed chunk holds
 MAX_IN = 10_000  # sources in one filtered query
 # A wide search beam: on a collection smaller than ef_search HNSW visits every vector (exact search), and
 # near-duplicate notes (a daily template) no longer hide the one that answers; ~ms per query at 100k chunks.
@@ -73,8 +75,11 @@ def _flat(chunk: Chunk) -> dict[str, Any]:
     sources they allow (allowed_sources). The display text and highlights are in the text store (texts.py):
     Chroma would keep a text twice and uncompressed, as a document in a full-text index we never query (about
     3 KB a chunk) and as metadata in an index over every string. 4.66 -> 4.0 -> ~3.3 KB a chunk on disk at 100k."""
-    return {"source": chunk.source, "heading": chunk.heading,
+    meta = {"source": chunk.source, "heading": chunk.heading,
             SPAN: f"{chunk.start}:{chunk.end}:{chunk.page or 0}:{embed_hash(chunk.embed_text)}"}
+    if chunk.metadata.get("sections"):  # the small sections packed into it after the first
+        meta[SECTIONS] = json.dumps(chunk.metadata["sections"], ensure_ascii=False)
+    return meta
 
 
 def _span(meta: dict[str, Any]) -> tuple[int, int, int, str]:
@@ -91,6 +96,8 @@ def chunk_from(chunk_id: str, meta: dict[str, Any], text: tuple[str, list], file
     metadata: dict[str, Any] = {"tags": list(getattr(entry, "tags", None) or []), "highlights": list(text[1])}
     if getattr(entry, "author", ""):
         metadata["author"] = entry.author
+    if meta.get(SECTIONS):
+        metadata["sections"] = [(int(s), str(h)) for s, h in json.loads(meta[SECTIONS])]
     return Chunk(id=chunk_id, source=meta["source"], kind=kind_of(meta["source"]), title=getattr(entry, "title", ""),
                  heading=meta.get("heading", ""), page=page or None, start=start, end=end,
                  text=text[0], metadata=metadata)

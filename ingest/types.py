@@ -54,7 +54,17 @@ class Chunk:
     end: int
     text: str  # the display text: exactly source_text[start:end]
     embed_text: str = ""  # what the model sees: context header + cleaned text, fitted to its window
-    metadata: dict[str, Any] = field(default_factory=dict)  # tags, author, frontmatter, highlights
+    metadata: dict[str, Any] = field(default_factory=dict)  # tags, author, frontmatter, highlights, sections
+
+    def heading_at(self, pos: int) -> str:
+        """The heading over a source offset: a chunk packed from small sections lists the later ones in
+        metadata["sections"] as (start, heading) pairs, so a quote from one of them names its own section."""
+        heading = self.heading
+        for start, h in self.metadata.get("sections") or ():
+            if start > pos:
+                break
+            heading = h
+        return heading
 
 
 @dataclass

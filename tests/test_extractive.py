@@ -345,3 +345,25 @@ def test_a_tag_ending_a_line_stays_out_of_the_next_sentence(answerer):
     quote = next(c.quote for c in answer.citations if "1965" in c.quote)
     assert quote.startswith("Frank Herbert wrote Dune in 1965") and "#" not in answer.answer
     check_citations(answer, {"Dune.md": note})
+
+
+def test_a_packed_chunk_answers_from_its_subsection_and_never_quotes_a_heading(tmp_path, embedder):
+    """The story on a help page: its one-line intro and the steps under "Create a new canvas" are one chunk.
+    Indexed, searched and answered offline, the answer gives the steps, no "## ..." line is quoted, and the
+    steps' citation names their own section (read back through Chroma), not the intro's."""
+    from assistant.facade import Assistant
+    from ingest.settings import Settings
+    from tests.conftest import write_vault
+
+    vault = write_vault(tmp_path / "vault", {"notes/Canvas.md": CANVAS, "notes/Sync.md": SYNC})
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive"), embedder=embedder)
+    app.index()
+    [packed] = [h.chunk for h in app.search("How do I create a canvas?", k=3) if h.chunk.source == "notes/Canvas.md"]
+    assert packed.heading == "" and [h for _, h in packed.metadata["sections"]] == ["Create a new canvas"]
+
+    answer = app.ask("How do I create a canvas?")
+    assert answer.found and "1. Open the Command palette." in answer.answer
+    assert "##" not in answer.answer and not any(c.quote.lstrip().startswith("#") for c in answer.citations)
+    steps = next(c for c in answer.citations if "Type a name" in c.quote)
+    assert steps.heading == "Create a new canvas"
+    check_citations(answer, {"notes/Canvas.md": CANVAS, "notes/Sync.md": SYNC})

@@ -259,3 +259,13 @@ def test_layout_blocks_are_exact_ordered_and_hold_their_units(text, data):
         for u in b.units:
             assert text[u.start:u.end] == u.text
         prev = b.end
+
+
+def test_a_heading_line_is_a_block_of_its_own_even_without_blank_lines():
+    """A chunk packed from small sections holds the later headings: each is a block of kind heading, never the
+    start of the paragraph under it; a #tag or a heading inside code is no heading."""
+    text = "Intro line.\n## Install a theme\nOpen Settings.\n#tag here\n```\n# comment\n```\n"
+    found = layout(text, 0, len(text))
+    assert [(b.kind, b.text) for b in found] == [
+        ("text", "Intro line."), ("heading", "## Install a theme"), ("text", "Open Settings.\n#tag here"),
+        ("code", "```\n# comment\n```")]
