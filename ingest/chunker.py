@@ -278,20 +278,23 @@ class Chunker:
             cuts.append(cost)
         return cuts
 
-    def _sections(self, doc: ParsedDocument) -> list[tuple[Section, list[tuple[int, int, str, int]], list]]:
-        """Each section with its packed chunks and the sections packed in after it, as (start, heading) pairs.
-        A fragment (a note's one-line intro, a heading's lead sentence) shares one chunk with the subsection
-        under it when both fit; the later heading becomes a line of the embedded text. Siblings stay apart: an
-        FAQ's short answers packed together blurred each one's vector. Measured at chunk_size 256 against no
-        packing, recall@5 / MRR@10 / key fact: help vault 0.72 / 0.568 / 0.62 -> 0.80 / 0.573 / 0.64, held-out
-        Turing Way 0.964 / 0.882 / 0.84 -> 0.982 / 0.886 / 0.84, sample vault 0.967 / 0.867 -> 0.967 / 0.867,
-        its held-out questions 1.0 / 0.936 -> 1.0 / 0.919. Packing siblings too: help 0.80 / 0.614 / 0.56."""
+    def _sections(self, doc: ParsedDocument) -> list[tuple[Section, tuple[int, int, str, int], list]]:
+        """Each chunk as (the section it opens in, (start, end, embedded view, word pieces), the sections packed
+        in after it as (start, heading) pairs). A fragment (a note's one-line intro, a heading's lead sentence)
+        shares one chunk with the subsection under it (its first chunk, if it has several) when both fit; the
+        later heading becomes a line of the embedded text. Siblings stay apart: an FAQ's short answers packed
+        together blurred each one's vector. Measured at chunk_size 256 against no packing, recall@5 / MRR@10 /
+        key fact: help vault 0.72 / 0.568 / 0.62 -> 0.82 / 0.590 / 0.64, held-out Turing Way 0.964 / 0.882 /
+        0.84 -> 0.982 / 0.886 / 0.84, sample vault 0.967 / 0.867 -> 0.967 / 0.867, its held-out questions
+        1.0 / 0.936 -> 1.0 / 0.919. Packing siblings too (one-chunk sections only): help 0.80 / 0.614 / 0.56;
+        only into a subsection of one chunk: help 0.80 / 0.573 / 0.64."""
         size = self.config.chunk_size
-        out: list[tuple[Section, list[tuple[int, int, str, int]], list]] = []
+        out: list[tuple[Section, tuple[int, int, str, int], list]] = []
+        last_whole = False  # the last chunk in out ends its section
         for s in doc.sections:
             packed = self._pack(doc, s)
-            if out and len(packed) == 1 and len(out[-1][1]) == 1 and out[-1][0].page == s.page:
-                prev, ((a0, _, av, at),), inner = out[-1]
+            if out and packed and last_whole and out[-1][0].page == s.page:
+                prev, (a0, _, av, at), inner = out[-1]
                 _, b1, bv, bt = packed[0]
                 leaf = s.heading.rsplit(" > ", 1)[-1]
                 last = inner[-1][1] if inner else prev.heading
@@ -299,9 +302,11 @@ class Chunker:
                 if child and min(at, bt) <= size // 4 and (joined := at + bt + 1 + self.sizes.count(leaf, size)
                                                  - self.sizes.count(header(doc.title, s.heading), size)) <= size:
                     view = f"{av}\n{leaf}\n{bv}" if leaf else f"{av}\n{bv}"
-                    out[-1] = (prev, [(a0, b1, view, joined)], [*inner, (s.start, s.heading)])
+                    out[-1] = (prev, (a0, b1, view, joined), [*inner, (s.start, s.heading)])
+                    out += [(s, p, []) for p in packed[1:]]
                     continue
-            out.append((s, packed, []))  # a heading with nothing under it ends the run (measured: MRR -0.01 without)
+            out += [(s, p, []) for p in packed]
+            last_whole = bool(packed)  # a heading with nothing under it ends the run (measured: MRR -0.01 without)
         return out
 
     def chunk(self, doc: ParsedDocument) -> list[Chunk]:
@@ -311,24 +316,23 @@ class Chunker:
         # ==marks== outside code (raw offsets), apart and in order: a chunk's marks are a bisection away, not a scan
         marked = sorted(doc.metadata.get("highlight_spans", []))
         mark_ends = [e for _, e in marked]
-        for section, packed, inner in self._sections(doc):
+        for section, (start, end, view, tokens), inner in self._sections(doc):
             text = doc.texts[section.page]
-            for start, end, view, tokens in packed:
-                display = text[start:end]
-                occurrence = seen.get(display, 0)
-                seen[display] = occurrence + 1
-                marks, i = [], bisect.bisect_right(mark_ends, start)
-                while i < len(marked) and marked[i][0] < end:
-                    marks.append(text[max(marked[i][0], start):min(marked[i][1], end)])
-                    i += 1
-                embed = header(doc.title, section.heading) + view
-                if tokens + FIT_SLACK > self.counter.window - 2:  # near or over the model's window: cut to fit it
-                    embed = self.sizes.fit(embed)
-                out.append(Chunk(
-                    id=chunk_id(doc.source, display, occurrence), source=doc.source, kind=doc.kind,
-                    title=doc.title, heading=section.heading, page=section.page, start=start, end=end,
-                    text=display, embed_text=embed,
-                    metadata={**base, "highlights": marks, "frontmatter": doc.metadata.get("frontmatter", {}),
-                              **({"sections": inner} if inner else {})},
-                ))
+            display = text[start:end]
+            occurrence = seen.get(display, 0)
+            seen[display] = occurrence + 1
+            marks, i = [], bisect.bisect_right(mark_ends, start)
+            while i < len(marked) and marked[i][0] < end:
+                marks.append(text[max(marked[i][0], start):min(marked[i][1], end)])
+                i += 1
+            embed = header(doc.title, section.heading) + view
+            if tokens + FIT_SLACK > self.counter.window - 2:  # near or over the model's window: cut to fit it
+                embed = self.sizes.fit(embed)
+            out.append(Chunk(
+                id=chunk_id(doc.source, display, occurrence), source=doc.source, kind=doc.kind,
+                title=doc.title, heading=section.heading, page=section.page, start=start, end=end,
+                text=display, embed_text=embed,
+                metadata={**base, "highlights": marks, "frontmatter": doc.metadata.get("frontmatter", {}),
+                          **({"sections": inner} if inner else {})},
+            ))
         return out

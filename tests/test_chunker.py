@@ -776,8 +776,21 @@ def test_short_answers_side_by_side_stay_apart():
     assert_invariants(doc, chunks)
 
 
-def test_two_sections_that_do_not_fit_one_chunk_are_not_packed():
-    raw = "Intro sentence about tea.\n\n## Brewing\n\n" + sentences_about("brewing", 30) + "\n"
+def test_sections_that_are_no_fragments_are_not_packed():
+    """Only a fragment (a quarter of the budget or less) is packed with its neighbour."""
+    raw = sentences_about("tea", 4) + "\n\n## Brewing\n\n" + sentences_about("brewing", 3) + "\n"
     doc, chunks = chunk_note(raw, size=128)
     assert len(chunks) > 1 and not any(c.metadata.get("sections") for c in chunks)
+    assert_invariants(doc, chunks)
+
+
+def test_an_intro_opens_the_first_chunk_of_a_long_section_under_it():
+    """"Note composer lets you merge two notes." alone matched every question about merging and answered none."""
+    raw = "# Note composer\n\nNote composer lets you merge two notes.\n\n## Merge notes\n\n" + \
+        sentences_about("merging", 40) + "\n"
+    doc, chunks = chunk_note(raw, size=128)
+    assert len(chunks) > 2
+    assert chunks[0].text.startswith("Note composer lets you") and "Sentence 0 says" in chunks[0].text
+    assert [h for _, h in chunks[0].metadata["sections"]] == ["Merge notes"]
+    assert all(c.heading == "Merge notes" and "sections" not in c.metadata for c in chunks[1:])
     assert_invariants(doc, chunks)
