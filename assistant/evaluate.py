@@ -201,7 +201,7 @@ def evaluate(assistant, path: Path, k: int | None = None) -> dict:
         answer_s = perf_counter() - t
         query = (answer.standalone or row["question"]) if row.get("history") else row["question"]
         t = perf_counter()
-        hits = assistant.search(query, max(k, DEPTH), filters)
+        hits = assistant.search(query, max(k, DEPTH), filters, rescore=True)  # the sources an answer is built on
         search_s = perf_counter() - t
         expected = row.get("found", True)
         item = {"question": row["question"], "found": answer.found, "expected_found": expected,

@@ -78,12 +78,14 @@ class Assistant:
             self._manifest = (sig, mf.load(self.index_dir))
         return self._manifest[1]
 
-    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
-        """The k passages that best match the query (dense and lexical, fused), within the filters."""
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None, rescore: bool = False
+               ) -> list[Hit]:
+        """The k passages that best match the query (dense and lexical, fused), within the filters. An answer's
+        search (rescore) re-reads the first candidates sentence by sentence: better sources for ~100 ms."""
         k = k or self.settings.top_k
         m = self.manifest()
         try:
-            return self._retrieve(m, query, k, filters)
+            return self._retrieve(m, query, k, filters, rescore)
         except Exception as e:
             now = self.manifest()
             if version(now) == version(m):  # the index did not move under the read: a real failure
@@ -92,12 +94,12 @@ class Assistant:
                 raise
         # a run swapped generations during the read (Chroma says so in several ways: a collection not found,
         # a missing segment, a lexical file gone): read the new ones
-        return self._retrieve(now, query, k, filters)
+        return self._retrieve(now, query, k, filters, rescore)
 
-    def _retrieve(self, m: mf.Manifest, query: str, k: int, filters: Filters | None) -> list[Hit]:
+    def _retrieve(self, m: mf.Manifest, query: str, k: int, filters: Filters | None, rescore: bool) -> list[Hit]:
         self._sharing.refresh(version(m))  # the index changed since we last read it, maybe by another process
         with self._sharing.using():
-            return self.retriever.retrieve(m, query, k, filters)
+            return self.retriever.retrieve(m, query, k, filters, rescore)
 
     def _version(self) -> str | None:
         """The index's version, None when there is none or it cannot be read."""
@@ -167,7 +169,7 @@ class Assistant:
         name = self.backend(backend)
         llm = self.llm if name == "openai" else None  # a missing key fails before any retrieval
         standalone = standalone_question(history, question, llm) if history else question
-        hits = self.search(standalone, k, filters)
+        hits = self.search(standalone, k, filters, rescore=True)
         extra = {"standalone": standalone if standalone != question else "",
                  "model": self.settings.llm_model if llm is not None else ""}
         ev = self.retriever.evidence(standalone, hits, self.refusal.depth)

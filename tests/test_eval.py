@@ -48,7 +48,9 @@ class FakeAssistant:
     def backend(self, name=None) -> str:
         return "fake"
 
-    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None, rescore: bool = False
+               ) -> list[Hit]:
+        assert rescore, "eval measures the sources an answer is built on"
         self.searches.append((query, k, filters))
         return self.hits.get(query, [])[:k]
 

@@ -112,7 +112,7 @@ def test_a_cited_reply_becomes_an_answer_whose_quotes_open_the_exact_passage(set
 def test_markers_are_renumbered_in_order_of_first_appearance(seed, server):
     """The model cites source 3 before source 1; the reader sees [1] then [2], each pointing at the right note."""
     assistant = seeded(seed, server)
-    hits = assistant.search(QUESTION)
+    hits = assistant.search(QUESTION, rescore=True)  # the sources the answer is shown
     server.reply("Tokens are pieces of words [3]. Tokenization splits text into tokens [1]. Again [3].")
 
     answer = assistant.ask(QUESTION, backend="openai")
@@ -194,7 +194,7 @@ def test_nothing_retrieved_means_no_request_at_all(tmp_path, embedder, server):
 def test_the_request_carries_instructions_and_numbered_sources(seed, server):
     """The model gets a system message and each retrieved passage, numbered in retrieval order."""
     assistant = seeded(seed, server)
-    hits = assistant.search(QUESTION)
+    hits = assistant.search(QUESTION, rescore=True)  # the sources the answer is shown
     server.reply(CITED)
 
     assistant.ask(QUESTION, backend="openai")

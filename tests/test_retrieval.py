@@ -88,9 +88,10 @@ def test_bad_filters_are_one_line_errors():
     assert parse_filters(["folder=/books/", "tag=#ml"]) == Filters(tags=("ml",), folders=("books",))
 
 
-def test_a_search_reads_texts_only_for_the_hits_it_returns(app, monkeypatch):
-    """Dozens of candidates are fused; only the k kept are read from the text store (each text ~25 µs), and they
-    come back whole: exact spans, highlights included."""
+def test_a_search_reads_texts_only_for_the_candidates_it_rescores_and_the_hits_it_returns(app, monkeypatch):
+    """Dozens of candidates are fused; only the first few (an answer's search re-reads them sentence by sentence)
+    and the k kept are read from the text store (each text ~25 µs), and they come back whole: exact spans,
+    highlights included."""
     asked: list[list[str]] = []
     real = app.store.texts.get
     monkeypatch.setattr(app.store.texts, "get", lambda name, ids: asked.append(list(ids)) or real(name, ids))
@@ -98,6 +99,12 @@ def test_a_search_reads_texts_only_for_the_hits_it_returns(app, monkeypatch):
         asked.clear()
         hits = app.search("the desert ecology of Dune", k=2, filters=parse_filters(filters) if filters else None)
         assert len(hits) == 2 and asked == [[h.chunk.id for h in hits]]
+        asked.clear()
+        hits = app.search("the desert ecology of Dune", k=2, filters=parse_filters(filters) if filters else None,
+                          rescore=True)
+        head, kept = asked
+        assert len(hits) == 2 and kept == [h.chunk.id for h in hits] and set(kept) <= set(head)
+        assert len(head) <= app.retriever.config.rescore
         for h in hits:
             raw = (app.settings.notes_dir / h.chunk.source).read_text(encoding="utf-8")
             assert raw[h.chunk.start:h.chunk.end] == h.chunk.text
@@ -407,3 +414,23 @@ def test_near_identical_notes_are_all_reachable_in_the_vector_index(tmp_path, fa
     m = a.manifest()
     got = a.store.nearest_ids(m.collection, fake_embedder.embed(["night birds hunting"])[0], 60)
     assert len(got) == m.chunks == 60
+
+
+def test_the_passage_holding_the_answer_is_rescored_above_a_chunk_that_merely_shares_its_words(tmp_path,
+                                                                                                fake_embedder):
+    """A chunk's one vector averages all its sentences: the note whose single sentence says what was asked lost to
+    a note scattering the question's words over a paragraph, until the first candidates are re-read sentence by
+    sentence."""
+    answer = ("# Lighthouse log\n\nThe ferry left late. Gulls circled the pier at dawn. Fog rolled over the bay. "
+              "The keeper painted the railings. Rain fell on the tower all afternoon. Supplies came by boat. "
+              "The brass lamp burns paraffin oil every night.\n")
+    scattered = "# Lamps\n\nThe lamp. Every note on oil. A brass bell. Burns and nights.\n"
+    vault = write_vault(tmp_path / "v", {"log.md": answer, "lamps.md": scattered})
+    plain = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    plain.index()
+    question = "the brass lamp burns paraffin oil every night"
+    assert sources(plain.search(question, k=2)) == ["lamps.md", "log.md"]  # a plain search: the fused order
+    hits = plain.search(question, k=2, rescore=True)  # an answer's search
+    assert sources(hits) == ["log.md", "lamps.md"] and hits[0].fused > hits[1].fused
+    plain.retriever.config = RetrievalConfig(rescore=0)
+    assert sources(plain.search(question, k=2, rescore=True)) == ["lamps.md", "log.md"]
