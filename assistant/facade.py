@@ -20,6 +20,7 @@ from .conversation import standalone_question
 from .extractive import ExtractiveAnswerer
 from .facets import Facets, facets_of
 from .llm import OpenAIChat, resolve
+from .memo import MemoEmbedder
 from .refusal import RefusalConfig, grounded, refusal
 from .retrieval import Retriever
 from .sharing import SharedStore, Sharing
@@ -41,7 +42,8 @@ class Assistant:
         self._sharing = Sharing(self.store)  # the UI's sessions and its Re-index use this store from many threads
         self._manifest: tuple[tuple[int, int, int], mf.Manifest | None] | None = None
         self._variants: dict[str, Assistant] = {}  # using_model's copies, one per LLM model
-        self.retriever = Retriever(self.store, self.embedder, self.index_dir)
+        self._query_embedder = MemoEmbedder(self.embedder)  # questions and candidate sentences, not chunks
+        self.retriever = Retriever(self.store, self._query_embedder, self.index_dir)
         self.refusal = RefusalConfig()
 
     def index(self, vault: Path | None = None, full: bool = False, progress: Progress | None = None,
@@ -177,7 +179,7 @@ class Assistant:
             yield refusal(question, hits, name, unmatched=ev.unmatched, **extra)
             return
         if llm is None:
-            answer = ExtractiveAnswerer(self.embedder).answer(standalone, hits)
+            answer = ExtractiveAnswerer(self._query_embedder).answer(standalone, hits)
             yield replace(answer, question=question, nearest=[] if answer.found else hits, **extra)
             return
         p = prompt.build(question, hits, history=history, budget_tokens=self.settings.llm_context_tokens)

@@ -10,9 +10,11 @@ score. Measured against reciprocal-rank fusion (k=60) at chunk level, MRR@10: sa
 Kept (session 8): the first 7 fused candidates re-read sentence by sentence, each scored up by half the query's
 cosine with its best sentence. With chunks of 256 word pieces, recall@5 / MRR@10 before -> after: sample vault
 0.967 / 0.867 -> 0.967 / 0.901, its held-out questions 1.0 / 0.919 -> 1.0 / 0.922, help vault 0.82 / 0.590 ->
-0.84 / 0.600, held-out Turing Way 0.982 / 0.886 -> 1.0 / 0.917 (one in-scope refusal fewer). Re-reading 10 or 20
-candidates gained nothing more; a weight of 0.3 or 1.0 within 0.02. It costs ~100 ms of a search on 2 cores,
-whatever the vault's size (session 1 had tried it on the top 20 with torch: ~2 s a question).
+0.86 / 0.601 (key fact 0.64 -> 0.58), held-out Turing Way 0.982 / 0.886 -> 1.0 / 0.906 (one in-scope refusal
+fewer). Re-reading 10 or 20 candidates gained nothing more; a weight of 0.3 or 1.0 within 0.02. Only an answer's
+search does it (`ask`, `chat`, `eval`): ~100 ms on 2 cores whatever the vault's size, and the sentences'
+vectors are the offline answerer's too (memo.py), so a fresh `ask` costs no more CPU than before (paired runs).
+A plain `search` keeps the fused order and its ~15 ms. (Session 1 had tried it on the top 20 with torch: ~2 s.)
 
 Tried and left out: pseudo-relevance feedback (Rocchio on the query
 vector, beta 0.3-0.7, and RM3-style expansion terms: -0.03 to +0.01); field weights (folder, title and heading
@@ -41,13 +43,12 @@ from pathlib import Path
 import numpy as np
 
 from ingest import lexical
-from ingest.chunker import embed_view
 from ingest.errors import IndexDamaged
 from ingest.manifest import Manifest
-from ingest.spans import units
 from ingest.types import Chunk, Filters, Hit
 
 from . import common_words
+from .citations import pieces, plain
 from .refusal import Evidence, evidence
 
 MIN_SHARE = 0.05  # a filter keeping this share of the chunks or more is applied after the vector search
@@ -140,9 +141,11 @@ class Retriever:
         head = self.store.with_texts(m.collection, [chunks[i] for i in order[:self.config.rescore]])
         sentences, owner = [], []
         for c in head:
-            for u in units(c.text, 0, len(c.text)):
-                view = embed_view(u.text, c.kind)
-                if len(view.split()) >= 3:  # a heading or a label says little on its own
+            for p in pieces(c):
+                # read as the offline answerer reads a sentence (the same text: its vector is reused); a heading,
+                # code, a table row or a label says little on its own
+                view = plain(p)
+                if p.kind not in ("heading", "code", "table") and len(view.split()) >= 3:
                     sentences.append(view)
                     owner.append(c.id)
         best: dict[str, float] = {}

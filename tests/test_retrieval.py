@@ -434,3 +434,45 @@ def test_the_passage_holding_the_answer_is_rescored_above_a_chunk_that_merely_sh
     assert sources(hits) == ["log.md", "lamps.md"] and hits[0].fused > hits[1].fused
     plain.retriever.config = RetrievalConfig(rescore=0)
     assert sources(plain.search(question, k=2, rescore=True)) == ["lamps.md", "log.md"]
+
+
+class Counting:
+    """A fake embedder that remembers every text it was asked to embed."""
+
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self, inner):
+        self.inner, self.seen = inner, []
+
+    def embed(self, texts):
+        self.seen += texts
+        return self.inner.embed(texts)
+
+
+def test_an_offline_answer_embeds_no_text_twice(tmp_path, fake_embedder):
+    """The question and the first candidates' sentences are embedded once for the retriever's re-reading and
+    reused by the offline answerer, and again by nobody on the next question that needs them."""
+    vault = write_vault(tmp_path / "vault", NOTES)
+    counting = Counting(fake_embedder)
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive"), embedder=counting)
+    app.index()
+    counting.seen.clear()
+    answer = app.ask("What does the spice melange do?")
+    assert answer.found and "melange" in answer.answer
+    assert counting.seen and len(counting.seen) == len(set(counting.seen))
+    asked = len(counting.seen)
+    app.ask("What does the spice melange do?")
+    assert len(counting.seen) == asked
+
+
+def test_the_memo_forgets_the_least_recently_used(fake_embedder):
+    from assistant.memo import MemoEmbedder
+
+    counting = Counting(fake_embedder)
+    memo = MemoEmbedder(counting, size=2)
+    a = memo.embed(["a", "b", "a"])
+    again = memo.embed(["a"])  # a hit: "a" is now the more recently used of the two
+    b = memo.embed(["c"])  # ... so "b" is forgotten
+    c = memo.embed(["a", "b"])
+    assert a[0] == a[2] == again[0] == c[0] and counting.seen == ["a", "b", "c", "b"]
+    assert b[0] == fake_embedder.embed(["c"])[0] and memo.name == "all-MiniLM-L6-v2"
