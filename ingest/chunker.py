@@ -278,7 +278,7 @@ class Chunker:
             cuts.append(cost)
         return cuts
 
-    def _sections(self, doc: ParsedDocument) -> list[tuple[Section, tuple[int, int, str, int], list]]:
+    def _chunk_spans(self, doc: ParsedDocument) -> list[tuple[Section, tuple[int, int, str, int], list]]:
         """Each chunk as (the section it opens in, (start, end, embedded view, word pieces), the sections packed
         in after it as (start, heading) pairs). A fragment (a note's one-line intro, a heading's lead sentence)
         shares one chunk with the subsection under it (its first chunk, if it has several) when both fit; the
@@ -316,7 +316,7 @@ class Chunker:
         # ==marks== outside code (raw offsets), apart and in order: a chunk's marks are a bisection away, not a scan
         marked = sorted(doc.metadata.get("highlight_spans", []))
         mark_ends = [e for _, e in marked]
-        for section, (start, end, view, tokens), inner in self._sections(doc):
+        for section, (start, end, view, tokens), inner in self._chunk_spans(doc):
             text = doc.texts[section.page]
             display = text[start:end]
             occurrence = seen.get(display, 0)
