@@ -44,7 +44,8 @@ def candidate_spans(chunk: Chunk, max_chars: int = 600) -> list[Span]:
     """Sentences of a chunk in source coordinates (code blocks and list items count as one)."""
     out = []
     for u in units(chunk.text, 0, len(chunk.text)):
-        if len(u.text) > max_chars or not WORD.search(clean_inline(u.text)) or HEADING.match(u.text):
+        if len(u.text) > max_chars or not WORD.search(clean_inline(u.text)) or HEADING.match(u.text) \
+                or chunk.in_heading(chunk.start + u.start):
             continue
         out.append(Span(chunk.start + u.start, chunk.start + u.end, u.text))
     return out or [Span(chunk.start, chunk.end, chunk.text)]
@@ -81,7 +82,9 @@ def pieces(chunk: Chunk) -> list[Piece]:
         for u in block.units:
             cut = TRAILING_TAGS.match(u.text)  # "... of Dune. #reading" + newline: the tags end the line before
             start = u.start + (cut.end() if cut and cut.end() < len(u.text) else 0)
-            out.append(Piece(chunk.start + start, chunk.start + u.end, text[start:u.end], b, kind, depth, marker))
+            # a setext or permalink heading packed into the chunk reads as prose: its place says it is a heading
+            own = "heading" if chunk.in_heading(chunk.start + start) else kind
+            out.append(Piece(chunk.start + start, chunk.start + u.end, text[start:u.end], b, own, depth, marker))
     return _first_item(out)
 
 

@@ -220,6 +220,7 @@ class Assistant:
         if model not in variants:
             other = Assistant(self.settings.model_copy(update={"llm_model": model}), self.embedder, self.store)
             other.retriever, other.refusal, other._sharing = self.retriever, self.refusal, self._sharing
+            other._query_embedder = self._query_embedder  # the retriever's: one memo for both
             variants[model] = other
         return variants[model]
 

@@ -126,20 +126,20 @@ class Retriever:
         fused = {i: cfg.dense_weight * cosine[i] + cfg.lexical_weight * bm25.get(i, 0.0) / best for i in chunks}
         order = sorted(fused, key=lambda i: -fused[i])
         if rescore and cfg.rescore and cfg.sentence_weight:
-            order = self._rescore(m, qvec, order, chunks, fused)
+            order = self._rescore(m, qvec, order, chunks, fused, cosine)
         picked = spread(order, k, lambda i: chunks[i].source, cfg.per_note)
         # texts only for the chunks kept: ~100 candidates are read, each text ~25 µs to read back and unpack
         kept = self.store.with_texts(m.collection, [chunks[i] for i in picked])
         return [Hit(chunk=c, rank=r, score=cosine[c.id], lexical=bm25.get(c.id, 0.0), fused=fused[c.id])
                 for r, c in enumerate(kept, start=1)]
 
-    def _rescore(self, m: Manifest, qvec, order: list[str], chunks: dict[str, Chunk], fused: dict[str, float]
-                 ) -> list[str]:
+    def _rescore(self, m: Manifest, qvec, order: list[str], chunks: dict[str, Chunk], fused: dict[str, float],
+                 cosine: dict[str, float]) -> list[str]:
         """The first candidates reordered by their fused score plus the query's cosine with their best sentence:
         a chunk's one vector averages every sentence in it, and a question usually asks about one of them. Costs
         ~100 ms on 2 cores at any vault size (~50 sentences embedded), so only the first few are re-read."""
         head = self.store.with_texts(m.collection, [chunks[i] for i in order[:self.config.rescore]])
-        sentences, owner = [], []
+        sentences, owner, seen = [], [], set()
         for c in head:
             for p in pieces(c):
                 # read as the offline answerer reads a sentence (the same text: its vector is reused); a heading,
@@ -148,14 +148,16 @@ class Retriever:
                 if p.kind not in ("heading", "code", "table") and len(view.split()) >= 3:
                     sentences.append(view)
                     owner.append(c.id)
-        best: dict[str, float] = {}
+        # a chunk with no sentence to read (a table, a list of names, code after a short lead-in) counts as one
+        best: dict[str, float] = {c.id: cosine[c.id] for c in head}
         if sentences:
             for i, sim in zip(owner, (np.asarray(self.embedder.embed(sentences)) @ np.asarray(qvec)).tolist(),
                               strict=True):
-                best[i] = max(best.get(i, -1.0), sim)
-        for i in best:
-            fused[i] += self.config.sentence_weight * best[i]
-        return sorted((c.id for c in head), key=lambda i: -fused[i]) + order[self.config.rescore:]
+                best[i] = max(best[i] if i in seen else -1.0, sim)
+                seen.add(i)
+        for i, sim in best.items():
+            fused[i] += self.config.sentence_weight * max(0.0, sim)
+        return sorted(best, key=lambda i: -fused[i]) + order[self.config.rescore:]
 
     def _dense(self, m: Manifest, qvec, depth: int, filters: Filters | None,
                gen: lexical.Generation | None) -> list[tuple[Chunk, float]]:

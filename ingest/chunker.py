@@ -14,7 +14,7 @@ from .spans import RULE, TABLE_DELIMITER, Block, Unit, blocks, layout
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
 
-CHUNKER_VERSION = 8
+CHUNKER_VERSION = 9  # 8 (never landed) stored packed sections as pairs
 HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
 WORD = re.compile(r"\S+")
 COLON_END = re.compile(r":[*_`)\]>\s]*$")
@@ -280,29 +280,30 @@ class Chunker:
 
     def _chunk_spans(self, doc: ParsedDocument) -> list[tuple[Section, tuple[int, int, str, int], list]]:
         """Each chunk as (the section it opens in, (start, end, embedded view, word pieces), the sections packed
-        in after it as (start, heading) pairs). A fragment (a note's one-line intro, a heading's lead sentence)
-        shares one chunk with the subsection under it (its first chunk, if it has several) when both fit; the
-        later heading becomes a line of the embedded text. Siblings stay apart: an FAQ's short answers packed
-        together blurred each one's vector. Measured at chunk_size 256 against no packing, recall@5 / MRR@10 /
-        key fact: help vault 0.72 / 0.568 / 0.62 -> 0.82 / 0.590 / 0.64, held-out Turing Way 0.964 / 0.882 /
-        0.84 -> 0.982 / 0.886 / 0.84, sample vault 0.967 / 0.867 -> 0.967 / 0.867, its held-out questions
-        1.0 / 0.936 -> 1.0 / 0.919. Packing siblings too (one-chunk sections only): help 0.80 / 0.614 / 0.56;
-        only into a subsection of one chunk: help 0.80 / 0.573 / 0.64."""
+        in after it as (heading line start, body start, heading) triples). A fragment (a note's one-line intro, a
+        heading's lead sentence) shares one chunk with the subsection under it (its first chunk, if it has
+        several) when both fit; the later heading becomes a line of the embedded text. Siblings stay apart: an
+        FAQ's short answers packed together blurred each one's vector. Measured at chunk_size 256 against no
+        packing, recall@5 / MRR@10 / key fact: help vault 0.72 / 0.568 / 0.62 -> 0.82 / 0.590 / 0.64, held-out
+        Turing Way 0.964 / 0.882 / 0.84 -> 0.982 / 0.886 / 0.84, sample vault 0.967 / 0.867 -> 0.967 / 0.867, its
+        held-out questions 1.0 / 0.936 -> 1.0 / 0.919. Packing siblings too (one-chunk sections only): help 0.80 /
+        0.614 / 0.56; only into a subsection of one chunk: help 0.80 / 0.573 / 0.64."""
         size = self.config.chunk_size
         out: list[tuple[Section, tuple[int, int, str, int], list]] = []
         last_whole = False  # the last chunk in out ends its section
-        for s in doc.sections:
+        for before, s in zip([None, *doc.sections], doc.sections, strict=False):
             packed = self._pack(doc, s)
             if out and packed and last_whole and out[-1][0].page == s.page:
                 prev, (a0, _, av, at), inner = out[-1]
                 _, b1, bv, bt = packed[0]
                 leaf = s.heading.rsplit(" > ", 1)[-1]
-                last = inner[-1][1] if inner else prev.heading
+                last = inner[-1][2] if inner else prev.heading
                 child = not last or s.heading.startswith(last + " > ")
                 if child and min(at, bt) <= size // 4 and (joined := at + bt + 1 + self.sizes.count(leaf, size)
                                                  - self.sizes.count(header(doc.title, s.heading), size)) <= size:
                     view = f"{av}\n{leaf}\n{bv}" if leaf else f"{av}\n{bv}"
-                    out[-1] = (prev, (a0, b1, view, joined), [*inner, (s.start, s.heading)])
+                    # the heading's own lines (ATX, setext or a permalink mark) lie between the sections
+                    out[-1] = (prev, (a0, b1, view, joined), [*inner, (before.end, s.start, s.heading)])
                     out += [(s, p, []) for p in packed[1:]]
                     continue
             out += [(s, p, []) for p in packed]

@@ -58,13 +58,17 @@ class Chunk:
 
     def heading_at(self, pos: int) -> str:
         """The heading over a source offset: a chunk packed from small sections lists the later ones in
-        metadata["sections"] as (start, heading) pairs, so a quote from one of them names its own section."""
+        metadata["sections"] as (heading line start, body start, heading), so a quote names its own section."""
         heading = self.heading
-        for start, h in self.metadata.get("sections") or ():
+        for start, _, h in self.metadata.get("sections") or ():
             if start > pos:
                 break
             heading = h
         return heading
+
+    def in_heading(self, start: int) -> bool:
+        """Whether a source offset falls on the heading lines of a section packed into this chunk."""
+        return any(hs <= start < bs for hs, bs, _ in self.metadata.get("sections") or ())
 
 
 @dataclass

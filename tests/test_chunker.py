@@ -62,17 +62,21 @@ def sentences_about(topic: str, n: int) -> str:
 
 def assert_sections(doc: ParsedDocument, c: Chunk) -> None:
     """A chunk opens in the section named by its heading and ends in it, or in the last of the consecutive
-    subsections packed in after it, each listed with its start and heading in metadata["sections"]."""
+    subsections packed in after it, each listed with where its heading lines start, where its body starts and its
+    heading in metadata["sections"]."""
     order = [s for s in doc.sections if s.page == c.page]
     [first] = [i for i, s in enumerate(order) if s.heading == c.heading and s.start <= c.start < s.end]
     later = c.metadata.get("sections") or []
     spanned = order[first:first + 1 + len(later)]
-    assert [(s.start, s.heading) for s in spanned[1:]] == [tuple(x) for x in later], "packed sections out of order"
+    expected = [(above.end, s.start, s.heading) for above, s in zip(spanned, spanned[1:], strict=False)]
+    assert expected == [tuple(x) for x in later], "packed sections out of order"
     for above, below in zip(spanned, spanned[1:], strict=False):
         assert not above.heading or below.heading.startswith(above.heading + " > "), "only a subsection is packed in"
     assert c.end <= spanned[-1].end, "a chunk left its sections"
     for s in spanned:
         assert c.heading_at(max(c.start, s.start)) == s.heading
+    for hs, bs, _ in later:
+        assert c.in_heading(hs) and not c.in_heading(bs)
 
 
 def assert_invariants(doc: ParsedDocument, chunks: list[Chunk]) -> None:
@@ -759,7 +763,8 @@ def test_a_one_line_intro_shares_a_chunk_with_the_section_under_it():
     doc, chunks = chunk_note(THEMES, size=256)
     [chunk] = chunks
     under = THEMES.index("## Install a theme\n") + len("## Install a theme\n")
-    assert chunk.heading == "" and chunk.metadata["sections"] == [(under, "Install a theme")]
+    assert chunk.heading == ""
+    assert chunk.metadata["sections"] == [(THEMES.index("## Install"), under, "Install a theme")]
     assert "## Install a theme" in chunk.text and "\nInstall a theme\nOpen Settings." in chunk.embed_text
     steps = chunk.start + chunk.text.index("Obsidian installs")
     assert chunk.heading_at(steps) == "Install a theme" and chunk.heading_at(chunk.start) == ""
@@ -791,6 +796,6 @@ def test_an_intro_opens_the_first_chunk_of_a_long_section_under_it():
     doc, chunks = chunk_note(raw, size=128)
     assert len(chunks) > 2
     assert chunks[0].text.startswith("Note composer lets you") and "Sentence 0 says" in chunks[0].text
-    assert [h for _, h in chunks[0].metadata["sections"]] == ["Merge notes"]
+    assert [h for *_, h in chunks[0].metadata["sections"]] == ["Merge notes"]
     assert all(c.heading == "Merge notes" and "sections" not in c.metadata for c in chunks[1:])
     assert_invariants(doc, chunks)

@@ -359,7 +359,7 @@ def test_a_packed_chunk_answers_from_its_subsection_and_never_quotes_a_heading(t
     app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive"), embedder=embedder)
     app.index()
     [packed] = [h.chunk for h in app.search("How do I create a canvas?", k=3) if h.chunk.source == "notes/Canvas.md"]
-    assert packed.heading == "" and [h for _, h in packed.metadata["sections"]] == ["Create a new canvas"]
+    assert packed.heading == "" and [h for *_, h in packed.metadata["sections"]] == ["Create a new canvas"]
 
     answer = app.ask("How do I create a canvas?")
     assert answer.found and "1. Open the Command palette." in answer.answer
@@ -367,3 +367,21 @@ def test_a_packed_chunk_answers_from_its_subsection_and_never_quotes_a_heading(t
     steps = next(c for c in answer.citations if "Type a name" in c.quote)
     assert steps.heading == "Create a new canvas"
     check_citations(answer, {"notes/Canvas.md": CANVAS, "notes/Sync.md": SYNC})
+
+
+def test_a_setext_heading_packed_into_a_chunk_is_neither_quoted_nor_a_lead_in(answerer):
+    """Headings underlined with dashes (and web-clipped "Title¶" lines) make sections too; packed into a chunk
+    they read as prose, so their place in the chunk marks them: the steps are quoted without them and are cited
+    under their own section."""
+    from ingest.markdown import parse_markdown
+    from tests.conftest import default_chunker
+
+    note = ("Themes change the look of the app.\n\nInstall a theme\n---------------\n\n"
+            "1. Open Settings.\n2. Click Browse.\n3. Pick one and click Install.\n")
+    [chunk] = default_chunker().chunk(parse_markdown("Themes.md", note))
+    assert [h for *_, h in chunk.metadata["sections"]] == ["Install a theme"]
+    answer = answerer.answer("How do I install a theme?", [Hit(chunk, 1, 0.7)])
+    assert answer.found and "Open Settings" in answer.answer and "Install a theme" not in answer.answer
+    steps = next(c for c in answer.citations if "Open Settings" in c.quote)
+    assert steps.heading == "Install a theme" and not steps.quote.startswith("Install a theme")
+    check_citations(answer, {"Themes.md": note})

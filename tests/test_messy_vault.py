@@ -67,7 +67,7 @@ def test_the_messy_vault_lands_what_it_can(assistant, vault, embedder):
 
     hits = assistant.search("language models grow to scale with self-supervision", k=5)
     assert any("From Language Models to Large Language Models"
-               in [h.chunk.heading, *(heading for _, heading in h.chunk.metadata.get("sections", []))] for h in hits)
+               in [h.chunk.heading, *(heading for *_, heading in h.chunk.metadata.get("sections", []))] for h in hits)
 
     hit = assistant.search("Migration of the Arctic Tern", k=1)[0].chunk
     assert hit.title == "Migration of the Arctic Tern" and hit.metadata["author"] == "A. Reader"
