@@ -139,7 +139,7 @@ class Retriever:
         a chunk's one vector averages every sentence in it, and a question usually asks about one of them. Costs
         ~100 ms on 2 cores at any vault size (~50 sentences embedded), so only the first few are re-read."""
         head = self.store.with_texts(m.collection, [chunks[i] for i in order[:self.config.rescore]])
-        sentences, owner, seen = [], [], set()
+        sentences, owner = [], []
         for c in head:
             for p in pieces(c):
                 # read as the offline answerer reads a sentence (the same text: its vector is reused); a heading,
@@ -148,13 +148,13 @@ class Retriever:
                 if p.kind not in ("heading", "code", "table") and len(view.split()) >= 3:
                     sentences.append(view)
                     owner.append(c.id)
-        # a chunk with no sentence to read (a table, a list of names, code after a short lead-in) counts as one
-        best: dict[str, float] = {c.id: cosine[c.id] for c in head}
+        sent: dict[str, float] = {}
         if sentences:
             for i, sim in zip(owner, (np.asarray(self.embedder.embed(sentences)) @ np.asarray(qvec)).tolist(),
                               strict=True):
-                best[i] = max(best[i] if i in seen else -1.0, sim)
-                seen.add(i)
+                sent[i] = max(sent.get(i, -1.0), sim)
+        # a chunk with no sentence to read (a table, a list of names, code after a short lead-in) counts as one
+        best = {c.id: sent.get(c.id, cosine[c.id]) for c in head}
         for i, sim in best.items():
             fused[i] += self.config.sentence_weight * max(0.0, sim)
         return sorted(best, key=lambda i: -fused[i]) + order[self.config.rescore:]
