@@ -124,7 +124,9 @@ class Indexer:
                 self.store.wipe()
             elif old is not None:
                 old.lexical = ""  # written again from the stored chunks by this run's publish
-        stale = gen.repair(self.index_dir, self.store, old)
+        old, stale = self._repair(old, report, bool(files))
+        if old is None:
+            reason = ""  # built as a first run would build it
         if reason:
             report.messages.append(reason)
             self.log(reason)
@@ -134,6 +136,25 @@ class Indexer:
             self._update(files, old, stale, report)
         if reason or report.added or report.updated or report.removed or report.renamed:
             self.store.compact()  # pages Chroma's write-ahead log freed
+
+    def _repair(self, old: Manifest | None, report: IndexReport, files: bool) -> tuple[Manifest | None, bool]:
+        """gen.repair, and whether the lexical side may be stale. A kill while Chroma wrote its HNSW files once
+        left a log Chroma could not apply (the kill -9 test, once in many runs): the files read as whole to
+        sqlite3, yet every later run died in the repair with chromadb's InternalError. The store is derived
+        data: it is named in a warning, wiped and rebuilt (old comes back None)."""
+        try:
+            return old, gen.repair(self.index_dir, self.store, old)
+        except Exception as e:
+            if self.settings.chroma_host or not type(e).__module__.startswith("chromadb"):
+                raise
+            why = f"could not be read ({type(e).__name__}: {' '.join(str(e).split())})"
+        self._note(report, gen.Damage(str(getattr(self.store, "location", "the vector store")), why,
+                                      rebuild=True, wipe=True))
+        self.store.wipe()
+        (self.index_dir / mf.DIRTY).unlink(missing_ok=True)  # nothing is left to repair
+        if files:
+            self._check_model()  # before the rebuild
+        return None, gen.repair(self.index_dir, self.store, None)
 
     def _inspect(self) -> tuple[Manifest | None, gen.Damage | None]:
         """The manifest, and what is damaged in the index: an unreadable manifest means a rebuild (the index is

@@ -249,6 +249,34 @@ def test_lost_texts_are_one_line_for_readers_and_rebuilt(built, settings, embedd
     assert Assistant(settings, embedder=embedder).index().warnings == []
 
 
+def test_a_store_chroma_cannot_read_after_a_kill_is_rebuilt(built, settings, embedder, monkeypatch):
+    """A kill -9 while Chroma wrote its HNSW files once left a log it could not apply: every later run died in the
+    repair with chromadb's InternalError and a traceback (the files looked whole to sqlite3). The store is
+    derived data: the next run names it in a warning and rebuilds."""
+    from chromadb.errors import InternalError
+
+    from ingest.store import ChromaStore
+
+    (settings.index_dir / mf.DIRTY).touch()  # the killed run's marker: the next run repairs first
+    real, calls = ChromaStore.ids, []
+
+    def unreadable(self, name):
+        calls.append(name)
+        if len(calls) == 1:
+            raise InternalError("Error executing plan: Failed to apply logs to the hnsw segment writer")
+        return real(self, name)
+
+    monkeypatch.setattr(ChromaStore, "ids", unreadable)
+    forget_open_stores()
+    report = Assistant(settings, embedder=embedder).index()
+    assert "could not be read (InternalError" in report.warnings[0]["warning"]
+    assert "rebuilt" in report.warnings[0]["warning"] and "\n" not in report.warnings[0]["warning"]
+    assert report.added == len(NOTES) and not report.failed and not (settings.index_dir / mf.DIRTY).exists()
+    hit = Assistant(settings, embedder=embedder).search(QUERY, 1)[0]
+    assert hit.chunk.source == "notes/glossary.md" and "Quantization reduces" in hit.chunk.text
+    assert Assistant(settings, embedder=embedder).index().warnings == []
+
+
 @pytest.mark.parametrize("how", ["garbage-meta", "garbage-bm25", "missing"])
 def test_a_damaged_lexical_generation_is_written_again_from_the_vectors(built, settings, embedder, how):
     folder = settings.index_dir / "lexical" / built.manifest().lexical
