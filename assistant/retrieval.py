@@ -15,6 +15,8 @@ fewer). Re-reading 10 or 20 candidates gained nothing more; a weight of 0.3 or 1
 search does it (`ask`, `chat`, `eval`): ~100 ms on 2 cores whatever the vault's size, and the sentences'
 vectors are the offline answerer's too (memo.py), so a fresh `ask` costs no more CPU than before (paired runs).
 A plain `search` keeps the fused order and its ~15 ms. (Session 1 had tried it on the top 20 with torch: ~2 s.)
+Kept (session 9): a re-read passage that is short and links to another candidate's note yields to it
+(pointers.py).
 
 Tried and left out: pseudo-relevance feedback (Rocchio on the query
 vector, beta 0.3-0.7, and RM3-style expansion terms: -0.03 to +0.01); field weights (folder, title and heading
@@ -47,7 +49,7 @@ from ingest.errors import IndexDamaged
 from ingest.manifest import Manifest
 from ingest.types import Chunk, Filters, Hit
 
-from . import common_words
+from . import common_words, pointers
 from .citations import pieces, plain
 from .refusal import Evidence, evidence
 
@@ -63,6 +65,7 @@ class RetrievalConfig:
     per_note: int = 3  # chunks of one note in the top k before other notes get their turn
     rescore: int = 7  # the first fused candidates an answer's retrieval re-reads sentence by sentence (0: off)
     sentence_weight: float = 0.5  # times the query's cosine with a candidate's best sentence, added to its score
+    pointer_words: int = 20  # a re-read passage this short that links to a candidate's note yields to it (0: off)
 
 
 class Retriever:
@@ -157,7 +160,10 @@ class Retriever:
         best = {c.id: sent.get(c.id, cosine[c.id]) for c in head}
         for i, sim in best.items():
             fused[i] += self.config.sentence_weight * max(0.0, sim)
-        return sorted(best, key=lambda i: -fused[i]) + order[self.config.rescore:]
+        order = sorted(best, key=lambda i: -fused[i]) + order[self.config.rescore:]
+        if self.config.pointer_words and pointers.follow(head, order, chunks, fused, self.config.pointer_words):
+            order.sort(key=lambda i: -fused[i])
+        return order
 
     def _dense(self, m: Manifest, qvec, depth: int, filters: Filters | None,
                gen: lexical.Generation | None) -> list[tuple[Chunk, float]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant import pointers
 from assistant.facade import Assistant
 from assistant.filters import parse_filters
 from assistant.retrieval import RetrievalConfig
@@ -536,3 +537,38 @@ def test_a_node_hnsw_cannot_reach_is_still_found_in_a_small_collection(app, monk
     assert len(found) == m.chunks == col.count()
     sims = [s for _, s in found]
     assert sims == sorted(sims, reverse=True)
+
+
+POINTING = {
+    "Glossary.md": "# Glossary\n\n## Graph\n\nA graph shows how your notes are connected. See [[Graph view]].\n\n"
+                   "## Tag\n\nA tag is a keyword that groups notes. See [[Tags]].\n",
+    "Plugins/Graph view.md": "# Graph view\n\nGraph view draws every note in the vault as a dot and every link "
+                             "between two notes as a line, so you see how they are connected. To open it, select "
+                             "Open graph view in the ribbon on the left, or run the command from the palette. Drag "
+                             "the dots around, zoom with the scroll wheel, and filter which notes show in the "
+                             "settings panel.\n",
+    "Tags.md": "# Tags\n\nTags group notes by a keyword written with a hash sign.\n",
+}
+
+
+def test_a_short_passage_pointing_to_a_note_yields_to_that_notes_best_passage(tmp_path, fake_embedder):
+    """A glossary entry repeats the question's words and links to the page that answers: the answer's search places
+    that page's passage just above the pointer; a plain search keeps the fused order."""
+    vault = write_vault(tmp_path / "v", POINTING)
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    app.index()
+    question = "How do I see how my notes are connected?"
+
+    def order(**kw) -> list[str]:
+        return [h.chunk.heading or h.chunk.title for h in app.search(question, k=3, **kw)]
+
+    assert order()[:2] == ["Graph", "Graph view"]  # a plain search: the fused order
+    assert order(rescore=True)[:2] == ["Graph view", "Graph"]
+    app.retriever.config = RetrievalConfig(pointer_words=0)
+    assert order(rescore=True)[:2] == ["Graph", "Graph view"]
+
+
+def test_a_link_names_its_note_as_obsidian_resolves_it():
+    text = "See [[Folder/Graph view#Local graph|the graph]], [[Tags.md]] and [[#Heading here]]."
+    assert pointers.targets(text) == {"graph view", "tags"}
+    assert pointers.note_name("Plugins/Graph view.md") == "graph view"
