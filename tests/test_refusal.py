@@ -77,3 +77,10 @@ def test_a_longer_name_needs_two_of_its_words_in_a_row_so_spelling_variants_pass
     question = "How do I choose an Open Source License?"
     terms = analyzer(question)
     assert evidence(terms, {}, hits, analyzer, lambda t: True, question=question).unmatched == ()
+
+
+def test_a_name_the_passage_writes_as_its_initials_is_held():
+    """"United Nations" is "UN" in the notes: the name is there, and the question is answered."""
+    hits = [passage("The country did not officially become a UN member until 2002.", 0.6)]
+    assert named("When did Switzerland officially join the United Nations?", hits).unmatched == ()
+    assert named("When did Switzerland join the Arctic Council?", hits).unmatched == ("Arctic Council",)
