@@ -12,18 +12,21 @@ one help question lost its first place to the page its answer linked to; 45: fou
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 from ingest.markdown import WIKILINK, clean_inline
 from ingest.types import Chunk
 
+NOTE_LINK = re.compile(r"\[[^\]\n]*\]\((?![a-z][\w+.-]*:)<?([^)\s>]+\.md(?:#[^)\s>]*)?)>?(?:\s+\"[^\"\n]*\")?\)", re.I)
+
 
 def targets(text: str) -> set[str]:
-    """The notes a text links to, by file name as Obsidian resolves them: "[[Folder/Graph view#Local|x]]" ->
-    "graph view"."""
-    out = set()
-    for m in WIKILINK.finditer(text):
-        name = m.group(1).split("#")[0].split("/")[-1].strip().lower()
-        out.add(name.removesuffix(".md"))
-    return out - {""}
+    """The notes a text links to, by file name as Obsidian resolves them: "[[Folder/Graph view#Local|x]]" and
+    "[x](../Folder/Graph%20view.md#local)" -> "graph view"; a web address is no note."""
+    links = [m.group(1) for m in WIKILINK.finditer(text)]
+    links += [unquote(m.group(1)) for m in NOTE_LINK.finditer(text)]
+    return {link.split("#")[0].split("/")[-1].strip().lower().removesuffix(".md") for link in links} - {""}
 
 
 def note_name(source: str) -> str:

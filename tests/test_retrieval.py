@@ -571,4 +571,6 @@ def test_a_short_passage_pointing_to_a_note_yields_to_that_notes_best_passage(tm
 def test_a_link_names_its_note_as_obsidian_resolves_it():
     text = "See [[Folder/Graph view#Local graph|the graph]], [[Tags.md]] and [[#Heading here]]."
     assert pointers.targets(text) == {"graph view", "tags"}
+    markdown = 'See [the graph](../Plugins/Graph%20view.md#local "Graph"), [web](https://e.org/x.md), ![](a.png)'
+    assert pointers.targets(markdown) == {"graph view"}  # Obsidian with wikilinks turned off writes these
     assert pointers.note_name("Plugins/Graph view.md") == "graph view"
