@@ -12,7 +12,9 @@ one help question lost its first place to the page its answer linked to; 45: fou
 
 from __future__ import annotations
 
+import posixpath
 import re
+from pathlib import PurePosixPath
 from urllib.parse import unquote
 
 from ingest.markdown import WIKILINK, clean_inline
@@ -21,16 +23,23 @@ from ingest.types import Chunk
 NOTE_LINK = re.compile(r"\[[^\]\n]*\]\((?![a-z][\w+.-]*:)<?([^)\s>]+\.md(?:#[^)\s>]*)?)>?(?:\s+\"[^\"\n]*\")?\)", re.I)
 
 
-def targets(text: str) -> set[str]:
-    """The notes a text links to, by file name as Obsidian resolves them: "[[Folder/Graph view#Local|x]]" and
-    "[x](../Folder/Graph%20view.md#local)" -> "graph view"; a web address is no note."""
-    links = [m.group(1) for m in WIKILINK.finditer(text)]
-    links += [unquote(m.group(1)) for m in NOTE_LINK.finditer(text)]
-    return {link.split("#")[0].split("/")[-1].strip().lower().removesuffix(".md") for link in links} - {""}
+def targets(text: str, source: str = "") -> set[str]:
+    """The notes a text links to, as Obsidian resolves them: a wikilink by file name ("[[Folder/Graph view#Local|x]]"
+    -> "graph view"), a markdown link by its path from the linking note ("[x](../Plugins/Graph%20view.md#local)"
+    from "Help/Intro.md" -> "plugins/graph view.md": a docs vault has an index.md in every folder). A web address
+    is no note."""
+    out = {link.split("#")[0].split("/")[-1].strip().lower().removesuffix(".md")
+           for link in (m.group(1) for m in WIKILINK.finditer(text))} - {""}
+    here = PurePosixPath(source).parent
+    for m in NOTE_LINK.finditer(text):
+        path = unquote(m.group(1)).split("#")[0]
+        out.add(posixpath.normpath(path.lstrip("/") if path.startswith("/") else str(here / path)).lower())
+    return out
 
 
-def note_name(source: str) -> str:
-    return source.rsplit("/", 1)[-1].lower().removesuffix(".md")
+def note_names(source: str) -> tuple[str, str]:
+    """What a link may call a note: its file name, and its path in the vault."""
+    return source.rsplit("/", 1)[-1].lower().removesuffix(".md"), source.lower()
 
 
 def follow(head: list[Chunk], order: list[str], chunks: dict[str, Chunk], fused: dict[str, float],
@@ -39,10 +48,11 @@ def follow(head: list[Chunk], order: list[str], chunks: dict[str, Chunk], fused:
     True when any moved. order: every candidate id, best first; head: the first candidates, with their texts."""
     best: dict[str, str] = {}
     for i in order:
-        best.setdefault(note_name(chunks[i].source), i)
+        for name in note_names(chunks[i].source):
+            best.setdefault(name, i)
     moved = False
     for c in head:
-        linked = targets(c.text)
+        linked = targets(c.text, c.source)
         if not linked or len(clean_inline(c.text).split()) > most_words:
             continue
         for name in linked:

@@ -572,5 +572,7 @@ def test_a_link_names_its_note_as_obsidian_resolves_it():
     text = "See [[Folder/Graph view#Local graph|the graph]], [[Tags.md]] and [[#Heading here]]."
     assert pointers.targets(text) == {"graph view", "tags"}
     markdown = 'See [the graph](../Plugins/Graph%20view.md#local "Graph"), [web](https://e.org/x.md), ![](a.png)'
-    assert pointers.targets(markdown) == {"graph view"}  # Obsidian with wikilinks turned off writes these
-    assert pointers.note_name("Plugins/Graph view.md") == "graph view"
+    # Obsidian with wikilinks turned off writes these, by path from the linking note
+    assert pointers.targets(markdown, "Help/Intro.md") == {"plugins/graph view.md"}
+    assert pointers.targets("[Extensions](index.md)", "extensions/smarty.md") == {"extensions/index.md"}
+    assert pointers.note_names("Plugins/Graph view.md") == ("graph view", "plugins/graph view.md")
