@@ -1,12 +1,16 @@
 """Calibrate "not in your notes": both errors of the refusal rule on QA sets, and a grid search for its weights.
 
-    .venv/bin/python benchmarks/refusal.py VAULT:QA[:INDEX_DIR] ... [--fit] [-k 5]
+    .venv/bin/python benchmarks/refusal.py VAULT:QA[:INDEX_DIR] ... [--fit | --loso] [-k 5]
 
 Each VAULT:QA pair is indexed (into INDEX_DIR, or a temporary folder) and every question without history
 is searched once; rows with "found": false are out of scope. Prints one JSON object: per set, the
 questions answered out of scope and refused in scope under the current RefusalConfig, and with --fit the
 config that minimises the errors summed over all given sets (tune on some sets, then check the others
-with the fitted values: a rule that only fits the sets it was tuned on is overfitting).
+with the fitted values: a rule that only fits the sets it was tuned on is overfitting). --loso does that check
+for every set in turn: fit on all the others, count the errors on the one left out, beside the current config's.
+
+This counts the gate only: the offline answerer refuses some questions the gate lets through (no sentence close
+enough, an amount or a date asked for and not given), so `reread eval` can count fewer answered out of scope.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def collect(spec: str, tmp: Path, embedder, k: int) -> tuple[str, list[tuple[boo
     for row in load_qa(Path(qa)):
         if row.get("history"):
             continue
-        hits = assistant.search(row["question"], k, row_filters(row))
+        hits = assistant.search(row["question"], k, row_filters(row), rescore=True)  # as an answer searches
         ev = assistant.retriever.evidence(row["question"], hits, assistant.refusal.depth)
         rows.append((bool(row.get("found", True)), ev, row["question"]))
     return Path(qa).name, rows
@@ -75,13 +79,28 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sets", nargs="+", help="VAULT:QA[:INDEX_DIR]")
     ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--loso", action="store_true", help="fit on all sets but one, count errors on that one")
     ap.add_argument("-k", type=int, default=5)
     args = ap.parse_args()
     embedder = AutoEmbedder("all-MiniLM-L6-v2")  # the encoder reread uses by default
     with tempfile.TemporaryDirectory(prefix="reread-refusal-") as tmp:
         sets = dict(collect(s, Path(tmp), embedder, args.k) for s in args.sets)
+    if args.loso:
+        print(json.dumps({"left_out": {name: loso(sets, name) for name in sets}}))
+        return
     cfg = fit(sets) if args.fit else RefusalConfig()
     print(json.dumps({"config": asdict(cfg), "sets": {name: errors(rows, cfg) for name, rows in sets.items()}}))
+
+
+def loso(sets: dict, name: str) -> dict:
+    """The errors on one set of the config fitted on all the others, beside the current config's."""
+    from assistant.refusal import RefusalConfig
+
+    fitted = fit({n: rows for n, rows in sets.items() if n != name})
+    keys = ("answered_out_of_scope", "refused_in_scope")
+    held, now = errors(sets[name], fitted), errors(sets[name], RefusalConfig())
+    return {"fitted": asdict(fitted), "fitted_errors": {k: held[k] for k in keys},
+            "current_errors": {k: now[k] for k in keys}}
 
 
 if __name__ == "__main__":
