@@ -15,6 +15,7 @@ from pathlib import Path
 from time import perf_counter
 
 from . import generations as gen
+from . import lexical
 from . import manifest as mf
 from .auto_embedder import AutoEmbedder
 from .chunker import Chunker
@@ -197,7 +198,7 @@ class Indexer:
         report.unchanged = len(plan.unchanged)
         for f in plan.touched:
             m.files[f.source].mtime_ns, m.files[f.source].size = f.mtime_ns, f.size
-        if not (plan.work or stale or not m.lexical):
+        if not (plan.work or stale or not m.lexical or not lexical.weighed_as_now(self.index_dir, m.lexical)):
             if plan.touched:
                 mf.save(self.index_dir, m)
             self.manifest = m

@@ -163,7 +163,13 @@ class Scores:
 
 
 BM25S_FORMAT = "0.3.16"  # the bm25s release whose files these are
-K1, B = 1.5, 0.75  # bm25s's defaults (Lucene BM25)
+# k1 is bm25s's default; b (how much a long chunk's score is scaled down) is below its 0.75: whole small sections
+# are chunks of their own, and at 0.75 a 5-word field whose one word matches ("Area") outscored the passage that
+# answers. b 0.75 -> 0.5 (session 9), MRR@10: Factbook profiles 0.824 -> 0.864 (recall@5 0.887 -> 0.924), sample
+# held out 0.922 -> 0.939, Turing Way 0.906 -> 0.907, sample tuning and Python-Markdown docs unchanged (0.901,
+# 0.683 -> 0.682), help vault 0.631 -> 0.630 (recall@5 0.86 -> 0.84: one question at rank 6). b 0.3 gained more on
+# the Factbook and lost more elsewhere; k1 0.9 or 1.2 did no better.
+K1, B = 1.5, 0.5
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]  # (term, chunk, count) per matrix entry
 
 
@@ -188,8 +194,7 @@ def _kept(previous: Generation, position: np.ndarray) -> Entries:
     return terms[where], position[sc.indices[where]], previous.tf[where]
 
 
-def _matrix(old: Entries, new: Entries, lengths: np.ndarray, v: int, k1: float = K1,
-            b: float = B) -> tuple[Scores, np.ndarray]:
+def _matrix(old: Entries, new: Entries, lengths: np.ndarray, v: int) -> tuple[Scores, np.ndarray]:
     """The BM25 matrix (bm25s's eager Lucene scores, CSC) of the kept entries (term-major) and the new ones
     (chunk-major, chunks numbered after the kept), without sorting the kept ones again: each entry's place is
     its column's start plus its rank in the column."""
@@ -206,7 +211,7 @@ def _matrix(old: Entries, new: Entries, lengths: np.ndarray, v: int, k1: float =
         indices[dest], tf[dest] = chunks, counts
     n = len(lengths)
     idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-    norm = k1 * ((1 - b) + b * lengths / max(float(lengths.mean()) if n else 0.0, 1e-9))
+    norm = K1 * ((1 - B) + B * lengths / max(float(lengths.mean()) if n else 0.0, 1e-9))
     term_of = np.repeat(np.arange(v), df)
     counts = tf.astype(np.float64)
     data = (idf[term_of] * counts / (norm[indices] + counts)).astype(np.float32)
@@ -282,6 +287,16 @@ def load(index_dir: Path, name: str, for_writer: bool = False) -> Generation:
         if gen.ids and len(gen.tf) != len(gen.scores.indices):
             raise ValueError(f"lexical generation {name}: counts and matrix differ in length")
     return gen
+
+
+def weighed_as_now(index_dir: Path, name: str) -> bool:
+    """Whether a generation's BM25 matrix was computed with today's k1 and b. One written by an older version is
+    refreshed on the next index run: its term counts are kept, so that costs what one edited note costs."""
+    try:
+        params = json.loads((Path(index_dir) / DIR / name / "bm25" / "params.index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # none (an empty vault), or damaged: inspect() sees to that
+    return params.get("k1") == K1 and params.get("b") == B
 
 
 def prune(index_dir: Path, keep: str | None) -> None:

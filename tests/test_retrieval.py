@@ -253,7 +253,7 @@ def test_the_bm25_matrix_scores_as_bm25s_builds_it_and_reads_back_without_bm25s(
 
     docs = random_docs(random.Random(7), 150)
     gen = lexical.build(None, [d.id for d in docs], docs, str.split, {})
-    theirs = bm25s.BM25()
+    theirs = bm25s.BM25(k1=lexical.K1, b=lexical.B)
     theirs.index(bm25s.tokenization.Tokenized(ids=[[gen.vocab[t] for t in d.text.split()] for d in docs],
                                               vocab=dict(gen.vocab)), show_progress=False)
     gen.scores.save(tmp_path / "bm25", gen.vocab)
@@ -576,3 +576,27 @@ def test_a_link_names_its_note_as_obsidian_resolves_it():
     assert pointers.targets(markdown, "Help/Intro.md") == {"plugins/graph view.md"}
     assert pointers.targets("[Extensions](index.md)", "extensions/smarty.md") == {"extensions/index.md"}
     assert pointers.note_names("Plugins/Graph view.md") == ("graph view", "plugins/graph view.md")
+
+
+def test_an_index_weighed_by_an_older_bm25_is_reweighed_on_the_next_run(tmp_path, fake_embedder, monkeypatch):
+    """BM25's b changed (0.75 -> 0.5): the next index run recomputes an older index's lexical scores from the counts
+    it kept, embeds nothing, and then scores as an index built now."""
+    vault = write_vault(tmp_path / "v", NOTES)
+    now = lexical.B
+    monkeypatch.setattr(lexical, "B", 0.75)
+    old = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "old"), embedder=fake_embedder)
+    old.index()
+    written = old.manifest().lexical
+    question = "the desert spice of Dune"
+    before = [(h.chunk.id, round(h.lexical, 5)) for h in old.search(question, k=4)]
+    monkeypatch.setattr(lexical, "B", now)
+    assert not lexical.weighed_as_now(tmp_path / "old", written)
+    counting = Counting(fake_embedder)
+    upgraded = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "old"), embedder=counting)
+    upgraded.index()
+    assert counting.seen == [] and upgraded.manifest().lexical != written
+    assert lexical.weighed_as_now(tmp_path / "old", upgraded.manifest().lexical)
+    fresh = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "new"), embedder=fake_embedder)
+    fresh.index()
+    after = [(h.chunk.id, round(h.lexical, 5)) for h in upgraded.search(question, k=4)]
+    assert after == [(h.chunk.id, round(h.lexical, 5)) for h in fresh.search(question, k=4)] and after != before
