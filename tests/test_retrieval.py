@@ -600,3 +600,16 @@ def test_an_index_weighed_by_an_older_bm25_is_reweighed_on_the_next_run(tmp_path
     fresh.index()
     after = [(h.chunk.id, round(h.lexical, 5)) for h in upgraded.search(question, k=4)]
     assert after == [(h.chunk.id, round(h.lexical, 5)) for h in fresh.search(question, k=4)] and after != before
+
+
+def test_a_short_value_is_re_read_with_the_heading_its_own_vector_holds(tmp_path, embedder):
+    """"331,918 (July 2015 est.)" alone is nothing like the question; under "Iceland > Population", which the
+    chunk's vector reads with it, it answers. A re-read chunk counts by itself when that is closer than its best
+    sentence: before, the capital's population ranked first for its sentence's "(capital) 184,000"."""
+    note = ("# Iceland\n\n## Population\n\n331,918 (July 2015 est.)\n\n## Birth rate\n\n13.91 births/1,000 "
+            "population (2015 est.)\n\n## Major urban areas - population\n\nREYKJAVIK (capital) 184,000 (2014)\n")
+    vault = write_vault(tmp_path / "v", {"Iceland.md": note})
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=embedder)
+    app.index()
+    hits = app.search("What is the population of Iceland?", k=3, rescore=True)
+    assert hits[0].chunk.heading == "Population"
