@@ -424,6 +424,7 @@ def test_the_passage_holding_the_answer_is_rescored_above_a_chunk_that_merely_sh
     sentence."""
     answer = ("# Lighthouse log\n\nThe ferry left late. Gulls circled the pier at dawn. Fog rolled over the bay. "
               "The keeper painted the railings. Rain fell on the tower all afternoon. Supplies came by boat. "
+              "Seals slept on the rocks below. A storm broke two windows in March. The radio crackled at noon. "
               "The brass lamp burns paraffin oil every night.\n")
     scattered = "# Lamps\n\nThe lamp. Every note on oil. A brass bell. Burns and nights.\n"
     vault = write_vault(tmp_path / "v", {"log.md": answer, "lamps.md": scattered})
