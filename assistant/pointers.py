@@ -22,21 +22,34 @@ from urllib.parse import unquote
 from ingest.markdown import WIKILINK, clean_inline
 from ingest.types import Chunk
 
-NOTE_LINK = re.compile(r"\[[^\]\n]*\]\((?![a-z][\w+.-]*:)<?([^)\s>]+\.md(?:#[^)\s>]*)?)>?(?:\s+\"[^\"\n]*\")?\)", re.I)
+# a markdown link to a local note: [x](path.md#h), [x](<path with spaces.md>), [x](path.md "title"); no web address
+NOTE_LINK = re.compile(r"\[[^\]\n]*\]\((?![a-z][\w+.-]*:)(?:<([^>\n]+?\.md(?:#[^>\n]*)?)>|([^)\s]+\.md(?:#[^)\s]*)?))"
+                       r"(?:\s+\"[^\"\n]*\")?\)", re.I)
+CODE = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`", re.S)  # link syntax shown as code links nowhere
 
 
-def targets(text: str, source: str = "") -> set[str]:
-    """The notes a text links to, as Obsidian resolves them: a wikilink by file name ("[[Folder/Graph view#Local|x]]"
-    -> "graph view"), a markdown link by its path from the linking note ("[x](../Plugins/Graph%20view.md#local)"
-    from "Help/Intro.md" -> "plugins/graph view.md": a docs vault has an index.md in every folder). A web address
-    is no note."""
-    out = {link.split("#")[0].split("/")[-1].strip().lower().removesuffix(".md")
-           for link in (m.group(1) for m in WIKILINK.finditer(text))} - {""}
+def _name(link: str) -> str:
+    return link.split("/")[-1].strip().lower().removesuffix(".md")
+
+
+def targets(text: str, source: str = "") -> list[tuple[str, ...]]:
+    """The notes a text links to, each as the keys to try in turn, as Obsidian resolves them: a wikilink by its
+    path if it gives one, else by file name ("[[Plugins/Graph view#Local|x]]" -> "plugins/graph view.md", "graph
+    view"); a markdown link by its path from the linking note, else by file name ("[x](../Plugins/Graph%20view.md)"
+    from "Help/Intro.md" -> "plugins/graph view.md", "graph view": a docs vault has an index.md in every folder)."""
+    text = CODE.sub(" ", text)
     here = PurePosixPath(source).parent
+    out: list[tuple[str, ...]] = []
+    for m in WIKILINK.finditer(text):
+        link = m.group(1).split("#")[0].strip()
+        if link:  # "[[#Heading]]" is this note
+            folder = [posixpath.normpath(link.lower().removesuffix(".md")) + ".md"] if "/" in link else []
+            out.append((*folder, _name(link)))
     for m in NOTE_LINK.finditer(text):
-        path = unquote(m.group(1)).split("#")[0]
-        out.add(posixpath.normpath(path.lstrip("/") if path.startswith("/") else str(here / path)).lower())
-    return out
+        path = unquote(m.group(1) or m.group(2)).split("#")[0]
+        full = path.lstrip("/") if path.startswith("/") else str(here / path)
+        out.append((posixpath.normpath(full).lower(), _name(path)))
+    return list(dict.fromkeys(out))
 
 
 def note_names(source: str) -> tuple[str, str]:
@@ -46,7 +59,7 @@ def note_names(source: str) -> tuple[str, str]:
 
 def follow(head: list[Chunk], order: list[str], chunks: dict[str, Chunk], fused: dict[str, float],
            most_words: int) -> bool:
-    """Raise the best candidate of each note a short head passage links to just above that passage, in fused;
+    """Raise the best candidate of the one note a short head passage links to just above that passage, in fused;
     True when any moved. order: every candidate id, best first; head: the first candidates, with their texts."""
     best: dict[str, str] = {}
     for i in order:
@@ -54,12 +67,13 @@ def follow(head: list[Chunk], order: list[str], chunks: dict[str, Chunk], fused:
             best.setdefault(name, i)
     moved = False
     for c in head:
-        linked = targets(c.text, c.source)
-        if not linked or len(clean_inline(c.text).split()) > most_words:
+        own = note_names(c.source)
+        linked = [keys for keys in targets(c.text, c.source) if not set(keys) & set(own)]
+        # one place pointed to: a "see also" line naming several is a list, not a pointer
+        if len(linked) != 1 or len(clean_inline(c.text).split()) > most_words:
             continue
-        for name in linked:
-            d = best.get(name)
-            if d is not None and chunks[d].source != c.source and fused[d] <= fused[c.id]:
-                fused[d] = fused[c.id] + 1e-6
-                moved = True
+        d = next((best[k] for k in linked[0] if k in best), None)
+        if d is not None and chunks[d].source != c.source and fused[d] <= fused[c.id]:
+            fused[d] = fused[c.id] + 1e-6
+            moved = True
     return moved

@@ -83,11 +83,11 @@ def _holds(seq: list[str], name: list[str]) -> bool:
     return any(w in runs for w in want)
 
 
-def initials(name: str) -> str:
-    """What a passage may write the name as: "United Nations" -> "un" (as the analyzer reads "UN"); "" for a name
-    of fewer than two capitalised words, which nothing then matches."""
-    caps = [w[0] for w in WORD.findall(name) if w[0].isupper()]
-    return "".join(caps).lower() if len(caps) > 1 else ""
+def initials(name: str) -> re.Pattern | None:
+    """What a passage may write the name as, in capitals: "United Nations" -> "UN" (not "us" for "United States",
+    nor "AWS" for "Apple Watch"); None for a name of fewer than two capitalised words."""
+    caps = "".join(w[0] for w in WORD.findall(name) if w[0].isupper())
+    return re.compile(rf"(?<![\w-]){caps}s?(?![\w-])") if len(caps) > 1 else None
 
 
 def evidence(terms: list[str], weights: dict[str, float], hits: list[Hit], analyzer, known,
@@ -97,14 +97,15 @@ def evidence(terms: list[str], weights: dict[str, float], hits: list[Hit], analy
     wanted = set(terms)
     total = sum(weights.get(t, 1.0) for t in wanted) or 1.0
     cover = 0.0
-    seqs = [analyzer(f"{h.chunk.title}\n{h.chunk.heading}\n{h.chunk.text}") for h in hits[:depth]]
+    texts = [f"{h.chunk.title}\n{h.chunk.heading}\n{h.chunk.text}" for h in hits[:depth]]
+    seqs = [analyzer(t) for t in texts]
     for seq in seqs:
         cover = max(cover, sum(weights.get(t, 1.0) for t in wanted & set(seq)) / total)
     unknown = sum(weights.get(t, 1.0) * rarity(t) for t in wanted if not known(t)) / total
     similarity = max((h.score for h in hits[:depth]), default=0.0)
     named = [(n, analyzer(n), initials(n)) for n in names(question)]
-    unmatched = tuple(n for n, stems, short in named
-                      if stems and not any(_holds(s, stems) or short in s for s in seqs))
+    unmatched = tuple(n for n, stems, short in named if stems and not any(_holds(s, stems) for s in seqs)
+                      and not (short and any(short.search(t) for t in texts)))
     return Evidence(similarity, cover if wanted else 0.0, unknown if wanted else 0.0, unmatched)
 
 

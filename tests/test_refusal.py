@@ -84,3 +84,11 @@ def test_a_name_the_passage_writes_as_its_initials_is_held():
     hits = [passage("The country did not officially become a UN member until 2002.", 0.6)]
     assert named("When did Switzerland officially join the United Nations?", hits).unmatched == ()
     assert named("When did Switzerland join the Arctic Council?", hits).unmatched == ("Arctic Council",)
+    # written in capitals, and the whole of it: "us", "vs" and "AWS" are not the United States, Visual Studio or
+    # an Apple Watch
+    plain = [passage("Bots help us find things, masked vs autoregressive; see AWS.", 0.6)]
+    for question, name in (("Can bots in the United States find it?", "United States"),
+                           ("Does it run in Visual Studio?", "Visual Studio"),
+                           ("Is it on my Apple Watch?", "Apple Watch")):
+        assert named(question, plain).unmatched == (name,)
+    assert named("Does it run on Amazon Web Services?", plain).unmatched == ()

@@ -570,13 +570,27 @@ def test_a_short_passage_pointing_to_a_note_yields_to_that_notes_best_passage(tm
 
 
 def test_a_link_names_its_note_as_obsidian_resolves_it():
-    text = "See [[Folder/Graph view#Local graph|the graph]], [[Tags.md]] and [[#Heading here]]."
-    assert pointers.targets(text) == {"graph view", "tags"}
+    """By path when the link gives one, else by file name; a link shown as code links nowhere."""
+    text = "See [[Folder/Graph view#Local graph|the graph]], [[Tags.md]], [[#Heading here]] and `[[Not a link]]`."
+    assert pointers.targets(text) == [("folder/graph view.md", "graph view"), ("tags",)]
     markdown = 'See [the graph](../Plugins/Graph%20view.md#local "Graph"), [web](https://e.org/x.md), ![](a.png)'
-    # Obsidian with wikilinks turned off writes these, by path from the linking note
-    assert pointers.targets(markdown, "Help/Intro.md") == {"plugins/graph view.md"}
-    assert pointers.targets("[Extensions](index.md)", "extensions/smarty.md") == {"extensions/index.md"}
+    # Obsidian with wikilinks turned off writes these: by path from the linking note, or the shortest path
+    assert pointers.targets(markdown, "Help/Intro.md") == [("plugins/graph view.md", "graph view")]
+    assert pointers.targets("[Extensions](index.md)", "extensions/smarty.md") == [("extensions/index.md", "index")]
+    assert pointers.targets("[g](<Graph view.md>)", "Help/Intro.md") == [("help/graph view.md", "graph view")]
     assert pointers.note_names("Plugins/Graph view.md") == ("graph view", "plugins/graph view.md")
+
+
+def test_a_see_also_line_naming_several_notes_lifts_none_of_them(tmp_path, fake_embedder):
+    """A pointer points to one place; "see also [[A]], [[B]]" is a list, and lifting every note it names would
+    bury the passage that answers under them."""
+    notes = dict(POINTING)
+    notes["Glossary.md"] = notes["Glossary.md"].replace("See [[Graph view]].", "See [[Graph view]] and [[Tags]].")
+    vault = write_vault(tmp_path / "v", notes)
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    app.index()
+    question = "How do I see how my notes are connected?"
+    assert [h.chunk.heading or h.chunk.title for h in app.search(question, k=2, rescore=True)][0] == "Graph"
 
 
 def test_an_index_weighed_by_an_older_bm25_is_reweighed_on_the_next_run(tmp_path, fake_embedder, monkeypatch):
