@@ -60,7 +60,7 @@ def fit(sets: dict) -> object:
     from assistant.refusal import RefusalConfig
 
     best, best_cost = RefusalConfig(), None
-    grid = itertools.product([0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.2, 0.4, 0.6],
+    grid = itertools.product([0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],  # holds the current one
                              [x / 100 for x in range(0, 70, 2)], [0.6, 0.65, 0.7, 0.8, 1.0])
     for cw, uw, th, strong in grid:
         cfg = replace(RefusalConfig(), cover_weight=cw, unknown_weight=uw, threshold=th, strong=strong)
@@ -78,10 +78,13 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("sets", nargs="+", help="VAULT:QA[:INDEX_DIR]")
-    ap.add_argument("--fit", action="store_true")
-    ap.add_argument("--loso", action="store_true", help="fit on all sets but one, count errors on that one")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--fit", action="store_true")
+    how.add_argument("--loso", action="store_true", help="fit on all sets but one, count errors on that one")
     ap.add_argument("-k", type=int, default=5)
     args = ap.parse_args()
+    if args.loso and len(args.sets) < 2:
+        ap.error("--loso needs two sets or more: it fits on all but one")
     embedder = AutoEmbedder("all-MiniLM-L6-v2")  # the encoder reread uses by default
     with tempfile.TemporaryDirectory(prefix="reread-refusal-") as tmp:
         sets = dict(collect(s, Path(tmp), embedder, args.k) for s in args.sets)
