@@ -54,7 +54,7 @@ def targets(text: str, source: str = "") -> list[tuple[str, ...]]:
 
 def note_names(source: str) -> tuple[str, str]:
     """What a link may call a note: its file name, and its path in the vault."""
-    return source.rsplit("/", 1)[-1].lower().removesuffix(".md"), source.lower()
+    return _name(source), source.lower()
 
 
 def follow(head: list[Chunk], order: list[str], chunks: dict[str, Chunk], fused: dict[str, float],
