@@ -70,9 +70,15 @@ NUMBER = re.compile(r"(?<![\w.-])[$€£]?\d[\d,.]*(?:\s?(?:%|k|m|b|bn|gb|mb|kb|
 # time questions written after the rule: out of scope answered 9 -> 1 of 9, in scope refused 0 of 6; QA sets unmoved.
 WHEN = re.compile(FOLLOWING + r"when\s+(?:was|were|did)\b|" + FOLLOWING + r"(?:(?:in|from|since|by)\s+)?(?:what|which)"
                   r"\s+(?:year|date|decade|century)\b", re.I)
+# a year, a day, a month; an ISO or numeric date ("2024-03-05", "5/3/2024"), as daily notes and changelogs write them;
+# a release ("removed in 2.6.1", "since version 3"): in software notes a version is when something changed. "May"
+# counts beside a number only: "You may use ..." dated every sentence with a modal verb in it.
 DATE = re.compile(r"(?<![\w.-])(?:1[0-9]{3}|20[0-9]{2})s?(?![\w-])|\b\d{1,2}(?:st|nd|rd|th)\b|\b(?:january|february"
-                  r"|march|april|may|june|july|august|september|october|november|december|century|centuries"
-                  r"|decades?|ago)\b", re.I)
+                  r"|march|april|(?<=\d\s)may|may(?=\s+\d)|june|july|august|september|october|november|december|century|centuries"
+                  r"|decades?|ago)\b|(?<![\w.-])(?:1[0-9]|20)[0-9]{2}-[01]?[0-9](?:-[0-3]?[0-9])?(?![\w-])"
+                  r"|(?<![\w./])[0-3]?[0-9]/[01]?[0-9]/(?:[0-9]{2}){1,2}(?![\w/])"
+                  r"|(?<![\w.])v?[0-9]+\.[0-9]+\.[0-9]+(?![\w.]*[0-9])"
+                  r"|\b(?:version|release)\s+v?[0-9]+(?:\.[0-9]+)*\b", re.I)
 ASKED_FOR = ((AMOUNT, NUMBER, NO_AMOUNT), (WHEN, DATE, NO_DATE))  # what a question asks for, what gives it
 # an instruction in one sentence: "To create a tag, enter ...", "Press Ctrl+P to ..."
 INSTRUCTION = re.compile(r"(?:to\s[^,.:;]{3,80},\s*)?(?:then\s+)?(?:open|select|click|press|enter|type|run|drag|choose"
@@ -135,6 +141,12 @@ class Candidate:
 
 def _leaf(chunk: Chunk, pos: int) -> str:  # the heading a position of the chunk sits under, without its parents
     return chunk.heading_at(pos).split(" > ")[-1]
+
+
+def _dated(c: Candidate) -> str:
+    """The nearest heading over the sentence, or else the note's title, that holds a date; "" if none does."""
+    path = c.hit.chunk.heading_at(c.start).split(" > ")
+    return next((h for h in [*reversed(path), c.hit.chunk.title] if DATE.search(h)), "")
 
 
 def _content(text: str) -> list[str]:
@@ -313,12 +325,21 @@ class ExtractiveAnswerer:
                           and not any(_clash(c, d) for d in chosen)), None)
             if steps:  # the user asked how: the key fact, then the steps
                 chosen = chosen[:self.max_sentences - 1] + [steps]
-        said = [render(c) for c in chosen]
+        said, dated = [render(c) for c in chosen], ""
         for asked, given, missing in ASKED_FOR:
             # "How much does a DOI cost?" answered by how DOIs are registered: the notes name it, not its amount
             if asked.match(question) and not any(given.search(t) for t in said):
-                return Answer(question, f"{NOT_FOUND} {missing}", [], self.name, False)
-        return self._compose(question, chosen, hits)
+                # "Mar 8, 2015: Released version 2.6.1. The yaml option has been removed ...": the date is said
+                # right before or after the key sentence; or a daily note's title or a changelog's heading holds it
+                near = _dated_neighbour(best, cands) if asked is WHEN else None
+                if near is not None:
+                    chosen = sorted([best, near], key=lambda c: c.start) + [c for c in chosen[1:] if c is not near]
+                    chosen = chosen[:self.max_sentences]
+                    continue
+                dated = _dated(best) if asked is WHEN else ""
+                if not dated:
+                    return Answer(question, f"{NOT_FOUND} {missing}", [], self.name, False)
+        return self._compose(question, chosen, hits, dated)
 
     def ranked(self, question: str, hits: list[Hit]) -> list[Candidate]:
         """Every candidate answer in the hits, scored, best first."""
@@ -366,7 +387,8 @@ class ExtractiveAnswerer:
                 c.score = max([c.score, *(x + 0.01 for x in inner)])
         return sorted(cands, key=lambda c: -c.score)
 
-    def _compose(self, question: str, chosen: list[Candidate], hits: list[Hit]) -> Answer:
+    def _compose(self, question: str, chosen: list[Candidate], hits: list[Hit], place: str = "") -> Answer:
+        """The chosen sentences, grouped by passage, each group cited; led by the place that dates them, if any."""
         groups = passages([(c.hit.chunk, c.start, c.end) for c in chosen], [h.chunk for h in hits])
         parts, cits = [], []
         for n, (chunk, members) in enumerate(groups, start=1):
@@ -377,7 +399,7 @@ class ExtractiveAnswerer:
                 text = f"{text}{joiner}{body}" if text else body
             cits.append(citation(n, chunk, span_in(chunk, group[0].start, group[-1].end)))
             parts.append(f"{escape_markers(text)} [{n}]")
-        out = parts[0]
+        out = f"{escape_markers(place)}: {parts[0]}" if place else parts[0]
         for p in parts[1:]:
             out += ("\n" if "\n" in out or "\n" in p else " ") + p  # lists keep their own lines
         return Answer(question, out, cits, self.name, True)
@@ -407,6 +429,15 @@ def _numbers_after(first: Candidate, cands: list[Candidate], most: int = 2) -> l
         if len(out) == most:
             break
     return out
+
+
+def _dated_neighbour(first: Candidate, cands: list[Candidate]) -> Candidate | None:
+    """The sentence right before `first` in its passage, or else right after it, if it holds a date."""
+    chunk = first.hit.chunk
+    same = [c for c in cands if c.hit.chunk.id == chunk.id and not c.steps and DATE.search(render(c))]
+    before = [c for c in same if c.end <= first.start and follows(chunk, c.end, first.start)]
+    after = [c for c in same if c.start >= first.end and follows(chunk, first.end, c.start)]
+    return next(iter(before + after), None)
 
 
 def _clash(c: Candidate, d: Candidate) -> bool:

@@ -322,6 +322,65 @@ def test_a_dated_answer_or_a_question_of_when_to_is_answered(answerer, question,
     assert answer.found and found in answer.answer
 
 
+DAILY = "Finished the chapter on closures today. Started reading Moby-Dick on the train home, slowly.\n"
+CHANGELOG = """# Changelog
+
+## [3.0.0] - 2018-09-21
+
+### Removed
+
+* The yaml option of the Meta-Data extension, which was buggy.
+
+## [2.6.0] - 2015-02-19
+
+### Added
+
+* Support for YAML style meta-data in the Meta-Data extension.
+"""
+
+
+def test_a_time_question_is_answered_by_the_date_of_a_daily_note_or_a_changelog_entry(answerer):
+    """A daily note's date is its title, a changelog's the heading over the entry: the answer leads with it."""
+    daily = hit("2024-03-05.md", DAILY)
+    answer = answerer.answer("When did I start reading Moby-Dick?", [daily])
+    assert answer.found and answer.answer.startswith("2024-03-05: ") and "Started reading Moby-Dick" in answer.answer
+    check_citations(answer, {"2024-03-05.md": DAILY})
+
+    s, e = section(CHANGELOG, "### Removed")
+    entry = hit("Changelog.md", CHANGELOG, start=s, end=e, heading="Changelog > [3.0.0] - 2018-09-21 > Removed")
+    answer = answerer.answer("When was the yaml option taken out of the Meta-Data extension?", [entry])
+    assert answer.found and answer.answer.startswith("[3.0.0] - 2018-09-21: ")
+    check_citations(answer, {"Changelog.md": CHANGELOG})
+
+    undated = hit("Reading list.md", DAILY)  # no date over the sentence: still no answer
+    assert not answerer.answer("When did I start reading Moby-Dick?", [undated]).found
+
+
+@pytest.mark.parametrize("sentence", ["The option was removed in 2.6.1 as it was buggy.",
+                                      "The option was removed in version 3 as it was buggy.",
+                                      "The option was removed on 2015-02-19 as it was buggy.",
+                                      "The option was removed on 19/02/2015 as it was buggy."])
+def test_a_release_or_a_numeric_date_answers_a_time_question(answerer, sentence):
+    note = f"# Meta-Data\n\n{sentence}\n"
+    answer = answerer.answer("When was the yaml option removed?", [hit("Meta-Data.md", note)])
+    assert answer.found and sentence.removesuffix(".") in answer.answer
+
+
+def test_a_time_question_takes_the_dated_sentence_right_before_its_key_sentence(answerer):
+    """A release history dates the line before the change it lists."""
+    note = ("# Change Log\n\nMar 8, 2015: Released version 2.6.1 (a bug-fix release). The `yaml` option has been "
+            "removed from the Meta-Data Extension as it was buggy.\n\nYou may use YAML style delimiters.\n")
+    answer = answerer.answer("When was the yaml option taken out of the Meta-Data extension?", [hit("Log.md", note)])
+    assert answer.found and answer.answer.index("Mar 8, 2015") < answer.answer.index("has been removed")
+    check_citations(answer, {"Log.md": note})
+
+
+def test_may_the_verb_is_no_date(answerer):
+    note = "# Meta-Data\n\nThe yaml option was removed as it was buggy. You may use YAML style delimiters.\n"
+    answer = answerer.answer("When was the yaml option removed?", [hit("Meta-Data.md", note)])
+    assert not answer.found and "no date" in answer.answer
+
+
 def test_steps_quoted_from_the_middle_of_a_list_keep_their_numbers(answerer):
     """A chunk that starts at step 6 (a long list cut in two) reads 6, 7: "1." would say it is the first step."""
     note = ("# Import from Notion\n\n## Import\n\n1. Open **Settings**.\n2. Go to **Community plugins**.\n"
