@@ -52,9 +52,11 @@ def targets(text: str, source: str = "") -> list[tuple[str, ...]]:
     return list(dict.fromkeys(out))
 
 
-def note_names(source: str) -> tuple[str, str]:
-    """What a link may call a note: its file name, and its path in the vault."""
-    return _name(source), source.lower()
+def note_names(chunk: Chunk) -> tuple[str, ...]:
+    """What a link may call a note: its file name, its path in the vault, and its aliases ("[[Doggo]]" for a note
+    Dog.md whose front matter says `aliases: Doggo`; an alias written as a path, "How to/Embed files", as well)."""
+    aliases = [a.lower() for a in chunk.metadata.get("aliases") or []]
+    return (_name(chunk.source), chunk.source.lower(), *aliases, *(f"{a}.md" for a in aliases if "/" in a))
 
 
 def follow(head: list[Chunk], order: list[str], chunks: dict[str, Chunk], fused: dict[str, float],
@@ -63,11 +65,11 @@ def follow(head: list[Chunk], order: list[str], chunks: dict[str, Chunk], fused:
     True when any moved. order: every candidate id, best first; head: the first candidates, with their texts."""
     best: dict[str, str] = {}
     for i in order:
-        for name in note_names(chunks[i].source):
+        for name in note_names(chunks[i]):
             best.setdefault(name, i)
     moved = False
     for c in head:
-        own = note_names(c.source)
+        own = note_names(c)
         linked = [keys for keys in targets(c.text, c.source) if not set(keys) & set(own)]
         # one place pointed to: a "see also" line naming several is a list, not a pointer
         if len(linked) != 1 or len(clean_inline(c.text).split()) > most_words:

@@ -97,7 +97,8 @@ def evidence(terms: list[str], weights: dict[str, float], hits: list[Hit], analy
     wanted = set(terms)
     total = sum(weights.get(t, 1.0) for t in wanted) or 1.0
     cover = 0.0
-    texts = [f"{h.chunk.title}\n{h.chunk.heading}\n{h.chunk.text}" for h in hits[:depth]]
+    texts = [f"{h.chunk.title}\n{', '.join(h.chunk.metadata.get('aliases') or [])}\n{h.chunk.heading}\n{h.chunk.text}"
+             for h in hits[:depth]]  # a note's aliases are titles too
     seqs = [analyzer(t) for t in texts]
     for seq in seqs:
         cover = max(cover, sum(weights.get(t, 1.0) for t in wanted & set(seq)) / total)

@@ -83,6 +83,12 @@ def embed_view(text: str, kind: str) -> str:
     return _compose(text, 0, len(text), [(s, e) for s, e, code in blocks(text, 0, len(text)) if code], kind)
 
 
+def named(doc: ParsedDocument) -> str:
+    """The title with the note's aliases, its other names, which the model reads as it reads the title."""
+    aliases = doc.metadata.get("aliases") or []
+    return f"{doc.title} ({', '.join(aliases)})" if aliases else doc.title
+
+
 def header(title: str, heading: str) -> str:
     return f"{title} > {heading}\n" if heading else f"{title}\n"
 
@@ -203,7 +209,7 @@ class Chunker:
         from its pieces' counts; a chunk that opens inside a table embeds the table's header row first."""
         text = doc.texts[section.page]
         size = self.config.chunk_size
-        head = self.sizes.count(header(doc.title, section.heading), size)
+        head = self.sizes.count(header(named(doc), section.heading), size)
         budget = max(16, size - head - 2)
         found = self._blocks(doc, section)
         if not found:
@@ -300,7 +306,7 @@ class Chunker:
                 last = inner[-1][2] if inner else prev.heading
                 child = not last or s.heading.startswith(last + " > ")
                 if child and min(at, bt) <= size // 4 and (joined := at + bt + 1 + self.sizes.count(leaf, size)
-                                                 - self.sizes.count(header(doc.title, s.heading), size)) <= size:
+                                                 - self.sizes.count(header(named(doc), s.heading), size)) <= size:
                     view = f"{av}\n{leaf}\n{bv}" if leaf else f"{av}\n{bv}"
                     # the heading's own lines (ATX, setext or a permalink mark) lie between the sections
                     out[-1] = (prev, (a0, b1, view, joined), [*inner, (before.end, s.start, s.heading)])
@@ -326,7 +332,7 @@ class Chunker:
             while i < len(marked) and marked[i][0] < end:
                 marks.append(text[max(marked[i][0], start):min(marked[i][1], end)])
                 i += 1
-            embed = header(doc.title, section.heading) + view
+            embed = header(named(doc), section.heading) + view
             if tokens + FIT_SLACK > self.counter.window - 2:  # near or over the model's window: cut to fit it
                 embed = self.sizes.fit(embed)
             out.append(Chunk(

@@ -32,6 +32,7 @@ class FileEntry:
     tags: list[str] = field(default_factory=list)  # per file, for filters: stored once, not on every chunk
     title: str = ""  # per file as well: a chunk read from the store gets these three from here
     author: str = ""
+    aliases: list[str] = field(default_factory=list)  # a note's other names (front matter), for search and links
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 4  # in the index fingerprint: a parsing change re-chunks every note
+PARSER_VERSION = 5  # in the index fingerprint: a parsing change re-chunks every note (5: aliases)
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -167,6 +167,13 @@ def _headings(raw: str, body: int, code: Ranges) -> list[tuple[int, int, int, st
     return sorted(found)
 
 
+def _aliases(value: Any, title: str) -> list[str]:
+    """Obsidian's other names for a note: a list, or one string of comma-separated names ("Doggo, Woofer")."""
+    names = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []
+    out = [" ".join(str(n).split()) for n in names if n is not None and not isinstance(n, (dict, list))]
+    return list(dict.fromkeys(n for n in out if n and n.lower() != title.lower()))
+
+
 def parse_markdown(source: str, raw: str) -> ParsedDocument:
     meta, body, warnings = front_matter(raw)
     fenced = _fenced_ranges(raw, body)
@@ -191,6 +198,9 @@ def parse_markdown(source: str, raw: str) -> ParsedDocument:
     body_tags = [m.group(1) for m in TAG.finditer(raw, body) if not code.covers(m.start())]
     tags = list(dict.fromkeys(t.lstrip("#") for t in _as_list(meta.get("tags") or meta.get("tag")) + body_tags))
     metadata: dict[str, Any] = {"tags": tags, "frontmatter": meta}
+    aliases = _aliases(meta.get("aliases") or meta.get("alias"), title)
+    if aliases:
+        metadata["aliases"] = aliases
     author = meta.get("author") or meta.get("authors")
     if author:
         metadata["author"] = ", ".join(_as_list(author)) if isinstance(author, list) else str(author)

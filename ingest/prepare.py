@@ -37,7 +37,8 @@ class Prepared:
         first = self.chunks[0]
         return FileEntry(f.source, first.kind, f.size, f.mtime_ns, self.digest, [c.id for c in self.chunks],
                          self.encoding, list(self.warnings), tags=list(first.metadata.get("tags") or []),
-                         title=first.title, author=str(first.metadata.get("author") or ""))
+                         title=first.title, author=str(first.metadata.get("author") or ""),
+                         aliases=list(first.metadata.get("aliases") or []))
 
     @property
     def file(self) -> SourceFile:

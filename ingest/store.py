@@ -97,6 +97,8 @@ def chunk_from(chunk_id: str, meta: dict[str, Any], text: tuple[str, list], file
     metadata: dict[str, Any] = {"tags": list(getattr(entry, "tags", None) or []), "highlights": list(text[1])}
     if getattr(entry, "author", ""):
         metadata["author"] = entry.author
+    if getattr(entry, "aliases", None):
+        metadata["aliases"] = list(entry.aliases)
     if meta.get(SECTIONS):
         metadata["sections"] = [(int(hs), int(s), str(h)) for hs, s, h in json.loads(meta[SECTIONS])]
     return Chunk(id=chunk_id, source=meta["source"], kind=kind_of(meta["source"]), title=getattr(entry, "title", ""),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ingest.chunker import Chunker, ChunkerConfig, chunk_id, embed_view, header
+from ingest.chunker import Chunker, ChunkerConfig, chunk_id, embed_view, header, named
 from ingest.markdown import parse_markdown
 from ingest.models import WINDOW, model_dir
 from ingest.sources import parse_source
@@ -87,7 +87,7 @@ def assert_invariants(doc: ParsedDocument, chunks: list[Chunk]) -> None:
         assert 0 <= c.start < c.end <= len(text)
         assert_sections(doc, c)
         assert model_tokens(c.embed_text) <= WINDOW
-        hdr = header(doc.title, c.heading)
+        hdr = header(named(doc), c.heading)
         assert c.embed_text.startswith(hdr) or hdr.startswith(c.embed_text)
         assert hdr not in c.text or hdr in text
 
@@ -101,6 +101,15 @@ def test_sample_vault_notes_keep_offsets_and_window(path):
     doc = parse_source(f"notes/{path.name}", path, 20_000_000)
     chunks = Chunker(counter(), ChunkerConfig()).chunk(doc)
     assert chunks
+    assert_invariants(doc, chunks)
+
+
+def test_the_model_reads_a_notes_aliases_with_its_title():
+    """An alias is another title: every chunk's embedded header names it, and the offsets are untouched."""
+    raw = "---\naliases: [Doggo, Woofer]\n---\n# Dog\n\n## Walks\n\nTwo walks a day keep the dog calm.\n"
+    doc = parse_markdown("Dog.md", raw)
+    chunks = Chunker(counter(), ChunkerConfig()).chunk(doc)
+    assert [c.embed_text.splitlines()[0] for c in chunks] == ["Dog (Doggo, Woofer) > Walks"]
     assert_invariants(doc, chunks)
 
 

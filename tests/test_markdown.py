@@ -42,6 +42,15 @@ def test_front_matter_tags_merge_with_body_tags_without_hash_or_duplicates():
     assert parse_markdown("n.md", raw).metadata["tags"] == ["ml", "books", "deep-learning/vision"]
 
 
+def test_aliases_are_a_notes_other_names_as_a_list_or_one_comma_separated_string():
+    """Obsidian writes `aliases` as a list or as one string; a name repeating the title is no other name."""
+    listed = parse_markdown("Dog.md", "---\naliases:\n  - Doggo\n  - How to/Pet  care\n  - dog\n---\n# Dog\n")
+    assert listed.metadata["aliases"] == ["Doggo", "How to/Pet care"]
+    assert parse_markdown("Dog.md", "---\nalias: Doggo, Woofer\n---\nText.\n").metadata["aliases"] == ["Doggo",
+                                                                                                   "Woofer"]
+    assert "aliases" not in parse_markdown("Dog.md", "---\naliases: []\n---\nText.\n").metadata
+
+
 def test_body_starts_after_the_front_matter():
     """The YAML block is metadata, never chunk text."""
     raw = "---\ntitle: T\n---\nBody.\n"

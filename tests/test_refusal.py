@@ -92,3 +92,11 @@ def test_a_name_the_passage_writes_as_its_initials_is_held():
                            ("Is it on my Apple Watch?", "Apple Watch")):
         assert named(question, plain).unmatched == (name,)
     assert named("Does it run on Amazon Web Services?", plain).unmatched == ()
+
+
+def test_a_name_that_is_a_notes_alias_is_held():
+    """A note about the Zettelkasten with `aliases: Slip Box`: the question's name is the note's other title."""
+    hit = passage("Write one idea per card and link each card to the ones it builds on.", 0.6)
+    assert named("How do I fill my Slip Box?", [hit]).unmatched == ("Slip Box",)
+    hit.chunk.metadata["aliases"] = ["Slip Box"]
+    assert named("How do I fill my Slip Box?", [hit]).unmatched == ()

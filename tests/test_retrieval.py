@@ -18,7 +18,7 @@ from assistant.retrieval import RetrievalConfig
 from ingest import lexical
 from ingest import manifest as mf
 from ingest.settings import Settings
-from ingest.types import Filters
+from ingest.types import Chunk, Filters
 from tests.conftest import write_vault
 
 NOTES = {
@@ -569,6 +569,27 @@ def test_a_short_passage_pointing_to_a_note_yields_to_that_notes_best_passage(tm
     assert order(rescore=True)[:2] == ["Graph", "Graph view"]
 
 
+def test_a_note_is_found_and_linked_to_by_its_aliases(tmp_path, fake_embedder):
+    """Obsidian's `aliases` are a note's other names: a search by one finds the note as its title would, and a
+    link to one points to it; both after the index is reopened (the aliases are read back from the manifest)."""
+    notes = dict(POINTING)
+    notes["Plugins/Graph view.md"] = "---\naliases: [Knowledge map, How to/Explore links]\n---\n" + \
+        notes["Plugins/Graph view.md"]
+    notes["Glossary.md"] = notes["Glossary.md"].replace("See [[Graph view]].",
+                                                        "See [[How to/Explore links|graph view]].")
+    notes["Other.md"] = ("# Other\n\nA map of the town and its streets, drawn by hand years ago, with every bakery, "
+                         "school, park and bus stop we used when the children were small.\n")
+    vault = write_vault(tmp_path / "v", notes)
+    Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder).index()
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+
+    assert app.search("knowledge map", k=1)[0].chunk.source == "Plugins/Graph view.md"
+    assert app.search("explore links", k=1)[0].chunk.source == "Plugins/Graph view.md"
+    order = [h.chunk.heading or h.chunk.title for h in app.search("How do I see how my notes are connected?", k=3,
+                                                                  rescore=True)]
+    assert order[:2] == ["Graph view", "Graph"]  # the glossary's pointer names the page by its alias
+
+
 def test_a_link_names_its_note_as_obsidian_resolves_it():
     """By path when the link gives one, else by file name; a link shown as code links nowhere."""
     text = "See [[Folder/Graph view#Local graph|the graph]], [[Tags.md]], [[#Heading here]] and `[[Not a link]]`."
@@ -578,7 +599,10 @@ def test_a_link_names_its_note_as_obsidian_resolves_it():
     assert pointers.targets(markdown, "Help/Intro.md") == [("plugins/graph view.md", "graph view")]
     assert pointers.targets("[Extensions](index.md)", "extensions/smarty.md") == [("extensions/index.md", "index")]
     assert pointers.targets("[g](<Graph view.md>)", "Help/Intro.md") == [("help/graph view.md", "graph view")]
-    assert pointers.note_names("Plugins/Graph view.md") == ("graph view", "plugins/graph view.md")
+    graph = Chunk("c", "Plugins/Graph view.md", "note", "Graph view", "", None, 0, 1, "x",
+                  metadata={"aliases": ["Graph", "How to/See links"]})
+    assert pointers.note_names(graph) == ("graph view", "plugins/graph view.md", "graph", "how to/see links",
+                                          "how to/see links.md")
 
 
 def test_a_see_also_line_naming_several_notes_lifts_none_of_them(tmp_path, fake_embedder):
