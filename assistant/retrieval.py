@@ -70,6 +70,7 @@ class RetrievalConfig:
     rescore: int = 7  # the first fused candidates an answer's retrieval re-reads sentence by sentence (0: off)
     sentence_weight: float = 0.5  # times the query's cosine with a candidate's best sentence, added to its score
     pointer_words: int = 20  # a re-read passage this short that links to a candidate's note yields to it (0: off)
+    spread_margin: float = 0.1  # a note's chunk past per_note still comes first when it leads by this much (0: never)
 
 
 class Retriever:
@@ -134,7 +135,7 @@ class Retriever:
         order = sorted(fused, key=lambda i: -fused[i])
         if rescore and cfg.rescore and cfg.sentence_weight:
             order = self._rescore(m, qvec, order, chunks, fused, cosine)
-        picked = spread(order, k, lambda i: chunks[i].source, cfg.per_note)
+        picked = spread(order, k, lambda i: chunks[i].source, cfg.per_note, fused.get, cfg.spread_margin)
         # texts only for the chunks kept: ~100 candidates are read, each text ~25 µs to read back and unpack
         kept = self.store.with_texts(m.collection, [chunks[i] for i in picked])
         return [Hit(chunk=c, rank=r, score=cosine[c.id], lexical=bm25.get(c.id, 0.0), fused=fused[c.id])
@@ -196,11 +197,20 @@ class Retriever:
             chunks[i], cosine[i] = chunk, float(np.dot(vec, qvec))
 
 
-def spread(order: list[str], k: int, source_of, per_note: int) -> list[str]:
-    """The first k of the fused order, at most per_note chunks of one note while other notes remain."""
+def spread(order: list[str], k: int, source_of, per_note: int, score_of=None, margin: float = 0.0) -> list[str]:
+    """The first k of the fused order, at most per_note chunks of one note while other notes remain; with a
+    margin, a chunk past its note's share is held back only behind chunks of other notes scoring within margin."""
+    if margin and score_of is not None:
+        count: dict[str, int] = {}
+        keyed = []
+        for n, i in enumerate(order):
+            s = source_of(i)
+            count[s] = count.get(s, 0) + 1
+            keyed.append((score_of(i) - (margin if count[s] > per_note else 0.0), -n, i))
+        return [i for _, _, i in sorted(keyed, reverse=True)[:k]]
     out: list[str] = []
     held: list[str] = []
-    count: dict[str, int] = {}
+    count = {}
     for i in order:
         s = source_of(i)
         if count.get(s, 0) < per_note:

@@ -14,7 +14,7 @@ import pytest
 from assistant import pointers
 from assistant.facade import Assistant
 from assistant.filters import parse_filters
-from assistant.retrieval import RetrievalConfig
+from assistant.retrieval import RetrievalConfig, spread
 from ingest import lexical
 from ingest import manifest as mf
 from ingest.settings import Settings
@@ -121,6 +121,18 @@ def test_results_spread_over_notes(tmp_path, fake_embedder):
     hits = a.search("whales sing songs", k=4)
     assert "song.md" in sources(hits) and sources(hits).count("whales.md") == 3
     assert len(a.search("whales sing songs", k=7)) == 7  # with no other note left, the rest of the long note
+
+
+def test_a_notes_fourth_chunk_comes_in_only_when_it_leads_the_other_notes_by_the_margin():
+    """A speech of forty passages asked about by its speaker and year: its fourth passage, far ahead of any other
+    note's, is an answer, not crowding; a fourth passage about as good as another note's yields to it."""
+    order = ["a1", "a2", "a3", "a4", "b1", "a5", "c1"]
+    score = dict(zip(order, [1.5, 1.4, 1.35, 1.3, 1.0, 0.98, 0.9], strict=True)).get
+    note = lambda i: i[0]  # noqa: E731
+    assert spread(order, 5, note, 3, score, 0.1) == ["a1", "a2", "a3", "a4", "b1"]
+    assert spread(order, 5, note, 3, score, 0.35) == ["a1", "a2", "a3", "b1", "a4"]
+    assert spread(order, 5, note, 3) == ["a1", "a2", "a3", "b1", "c1"]  # no margin: a hard cap
+    assert spread(order, 5, note, 3, score, 0.1)[:3] == spread(order, 3, note, 3, score, 0.1)
 
 
 def test_dense_search_is_exact_on_a_templated_vault(tmp_path, embedder):
