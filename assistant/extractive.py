@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.lexical import Analyzer
 from ingest.markdown import clean_inline
 from ingest.types import Answer, Chunk, Hit
 
@@ -101,6 +102,7 @@ HOWTO_BONUS = 0.1  # a how-to question prefers steps and instructions
 PASSAGE_RANK = 0.05
 NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one may score
 STEPS_REACH = 0.3  # a how-to answer adds the best steps this far below its key sentence
+CLAUSE_SENTENCE, CLAUSE_WORDS = 25, 4  # a sentence this long is read clause by clause too; clauses this long count
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,15 @@ class Candidate:
 
 def _leaf(chunk: Chunk, pos: int) -> str:  # the heading a position of the chunk sits under, without its parents
     return chunk.heading_at(pos).split(" > ")[-1]
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of a long sentence cut at its semicolons ("... lost forever all dominion over them; that Greece
+    will become again an independent nation."): older prose packs several facts into one sentence, and its one
+    vector reads them all at once. A short sentence, or one without semicolons, has none."""
+    if len(sentence.split()) < CLAUSE_SENTENCE or ";" not in sentence:
+        return []
+    return [p.strip() for p in sentence.split(";") if len(p.split()) >= CLAUSE_WORDS]
 
 
 def _dated(c: Candidate) -> str:
@@ -293,6 +304,8 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.threshold = threshold  # below this the notes do not hold the answer
         self.spread = spread  # further sentences must score within this of the best
+        self.stems = Analyzer()  # the question's words found in a sentence, as BM25 stems them ("independence" and
+        # "independent" are one word)
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         cands, q = self.ranked(question, hits), classify(question)
@@ -354,18 +367,22 @@ class ExtractiveAnswerer:
         seen_as = [f"{_leaf(c.hit.chunk, c.start)}\n{t}".lstrip() if c.steps else t
                    for c, t in zip(cands, texts, strict=True)]
         places = sorted({x for c in cands for x in (c.hit.chunk.title, _leaf(c.hit.chunk, c.start)) if x})
-        vecs = np.asarray(self.embedder.embed([question] + seen_as + places))
-        qv, qw = vecs[0], words(question)
-        near = dict(zip(places, (vecs[1 + len(texts):] @ qv).tolist(), strict=True))
-        for c, v, t in zip(cands, vecs[1:1 + len(texts)], texts, strict=True):
-            c.vec, c.sim = v, float(v @ qv)
+        parts = [(n, p) for n, c in enumerate(cands) if not c.steps for p in clauses(texts[n])]
+        vecs = np.asarray(self.embedder.embed([question] + seen_as + places + [p for _, p in parts]))
+        qv, qw = vecs[0], set(self.stems(question))
+        near = dict(zip(places, (vecs[1 + len(texts):1 + len(texts) + len(places)] @ qv).tolist(), strict=True))
+        clause_sim: dict[int, float] = {}
+        for (n, _), v in zip(parts, vecs[1 + len(texts) + len(places):], strict=True):
+            clause_sim[n] = max(clause_sim.get(n, -1.0), float(v @ qv))
+        for n, (c, v, t) in enumerate(zip(cands, vecs[1:1 + len(texts)], texts, strict=True)):
+            c.vec, c.sim = v, max(float(v @ qv), clause_sim.get(n, -1.0))
             ch = c.hit.chunk
             if q.howto and c.steps and 2 * (c.end - c.start) >= ch.end - ch.start:
                 c.sim = max(c.sim, c.hit.score)  # most of the passage: its own match (read with its heading) counts
             # a heading named like the question
             context = max(near.get(ch.title, 0.0), near.get(_leaf(ch, c.start), 0.0))
             said = [plain(p) for p in c.parts if not is_fragment(p) or plain(p).endswith(":")]  # a bare name: nothing
-            c.overlap = len(qw & words(" ".join(said))) / max(1, len(qw))
+            c.overlap = len(qw & set(self.stems(" ".join(said)))) / max(1, len(qw))
             c.base = c.sim + 0.15 * c.overlap + 0.03 * c.hit.score - (0.08 if len(words(t)) < 5 else 0.0)
             c.score = c.base + PASSAGE_RANK / c.hit.rank
             if q.term and not c.steps and defines(c.parts[0].text, q):

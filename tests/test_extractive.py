@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assistant.citations import passages, pieces
-from assistant.extractive import NOT_FOUND, ExtractiveAnswerer, classify, defines, spells_out
+from assistant.extractive import NOT_FOUND, ExtractiveAnswerer, classify, clauses, defines, spells_out
 from ingest.types import Chunk, Hit
 
 CANVAS = """# Canvas
@@ -379,6 +379,32 @@ def test_may_the_verb_is_no_date(answerer):
     note = "# Meta-Data\n\nThe yaml option was removed as it was buggy. You may use YAML style delimiters.\n"
     answer = answerer.answer("When was the yaml option removed?", [hit("Meta-Data.md", note)])
     assert not answer.found and "no date" in answer.answer
+
+
+MESSAGE = """# 1823 State of the Union
+
+A strong hope has been long entertained, founded on the heroic struggle of the Greeks. From the facts which have \
+come to our knowledge there is good cause to believe that their enemy has lost forever all dominion over them; \
+that Greece will become again an independent nation. That she may obtain that rank is the object of our most \
+ardent wishes.
+"""
+
+
+def test_a_fact_in_one_clause_of_a_long_sentence_is_found(answerer):
+    """Older prose packs several facts into one sentence: the clause that answers is read on its own, and
+    "independence" asks about what the clause calls "independent"."""
+    answer = answerer.answer("Which country did Monroe predict would regain its independence?",
+                             [hit("1823-monroe.md", MESSAGE)])
+    assert answer.found and "that Greece will become again an independent nation" in answer.answer
+    check_citations(answer, {"1823-monroe.md": MESSAGE})
+
+
+def test_only_a_long_sentence_is_read_clause_by_clause():
+    long = "From the facts which have come to our knowledge there is good cause to believe that their enemy has " \
+           "lost forever all dominion over them; that Greece will become again an independent nation."
+    assert clauses(long) == [long.split("; ")[0], "that Greece will become again an independent nation."]
+    assert clauses("It rained; we stayed in.") == []  # short: its one vector reads it well
+    assert clauses(long.replace(";", ",")) == []
 
 
 def test_steps_quoted_from_the_middle_of_a_list_keep_their_numbers(answerer):
