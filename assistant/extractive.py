@@ -327,6 +327,11 @@ class ExtractiveAnswerer:
         leaning = _leaning_on(best, cands)  # the key sentence's own continuation outranks the sentences after it
         if leaning is not None and leaning not in chosen:
             chosen = ([best, leaning] + chosen[1:])[:self.max_sentences]
+        # "That tribe ... has ceded to us all the country between the Wabash and Ohio": the tribe is named in the
+        # sentence before, which comes first
+        referent = _leant_on(best, cands)
+        if referent is not None and referent not in chosen:
+            chosen = ([referent] + chosen)[:self.max_sentences]
         if q.quantity and not DIGIT.search(render(best)):
             # "The maximum file size depends on your plan." reads on: "For the Standard plan the limit is 5 MB. ..."
             # (a number in some other note's sentence is no reason to cut the key sentence short)
@@ -430,6 +435,16 @@ def _leaning_on(first: Candidate, cands: list[Candidate]) -> Candidate | None:
     if nxt is None or not follows(chunk, first.end, nxt.start) or not LEANS_BACK.search(render(nxt)):
         return None
     return nxt
+
+
+def _leant_on(first: Candidate, cands: list[Candidate]) -> Candidate | None:
+    """The sentence right before `first` in its passage, if `first` leans back on it ("That tribe ...", "It ...")."""
+    chunk = first.hit.chunk
+    if first.steps or not LEANS_BACK.search(render(first)):
+        return None
+    prev = max((c for c in cands if c.hit.chunk.id == chunk.id and c.end <= first.start and not c.steps),
+               key=lambda c: c.end, default=None)
+    return prev if prev is not None and follows(chunk, prev.end, first.start) else None
 
 
 def _numbers_after(first: Candidate, cands: list[Candidate], most: int = 2) -> list[Candidate]:

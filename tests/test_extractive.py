@@ -399,6 +399,21 @@ def test_a_fact_in_one_clause_of_a_long_sentence_is_found(answerer):
     check_citations(answer, {"1823-monroe.md": MESSAGE})
 
 
+CESSION = """# 1804
+
+On this side of the Mississippi an important relinquishment of native title has been received from the Delawares. \
+That tribe, desiring to convert superfluous lands into the means of improving what they retain, has ceded to us all \
+the country between the Wabash and Ohio, for which they are to receive annuities in animals and implements.
+"""
+
+
+def test_a_key_sentence_that_leans_back_comes_after_the_sentence_it_leans_on(answerer):
+    """"That tribe ... has ceded" answers which tribe only with the sentence before it, which names the tribe."""
+    answer = answerer.answer("Which tribe gave up its land between the Wabash and the Ohio?", [hit("1804.md", CESSION)])
+    assert answer.found and answer.answer.index("the Delawares") < answer.answer.index("That tribe")
+    check_citations(answer, {"1804.md": CESSION})
+
+
 def test_only_a_long_sentence_is_read_clause_by_clause():
     long = "From the facts which have come to our knowledge there is good cause to believe that their enemy has " \
            "lost forever all dominion over them; that Greece will become again an independent nation."
