@@ -102,6 +102,7 @@ HOWTO_BONUS = 0.1  # a how-to question prefers steps and instructions
 PASSAGE_RANK = 0.05
 NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one may score
 STEPS_REACH = 0.3  # a how-to answer adds the best steps this far below its key sentence
+NAME_WORD = re.compile(r"[\w'’-]+")
 CLAUSE_SENTENCE, CLAUSE_WORDS = 25, 4  # a sentence this long is read clause by clause too; clauses this long count
 
 
@@ -143,6 +144,12 @@ class Candidate:
 
 def _leaf(chunk: Chunk, pos: int) -> str:  # the heading a position of the chunk sits under, without its parents
     return chunk.heading_at(pos).split(" > ")[-1]
+
+
+def names_in(question: str) -> list[str]:
+    """The question's words written as names: capitalised after its first word, not acronyms ("Nixon", "Iceland";
+    not "AI", nor "What")."""
+    return [w for w in NAME_WORD.findall(question)[1:] if w[0].isupper() and not w.isupper()]
 
 
 def clauses(sentence: str) -> list[str]:
@@ -373,6 +380,12 @@ class ExtractiveAnswerer:
                    for c, t in zip(cands, texts, strict=True)]
         places = sorted({x for c in cands for x in (c.hit.chunk.title, _leaf(c.hit.chunk, c.start)) if x})
         parts = [(n, p) for n, c in enumerate(cands) if not c.steps for p in clauses(texts[n])]
+        # a sentence is read with its note's title too when the question names the note and the sentence does not:
+        # "I will soon be visiting China" in "1972 State of the Union — Richard Nixon" answers "Which countries was
+        # Nixon about to visit?", "331,918 (July 2015 est.)" in "Iceland" how many live in Iceland
+        named = set(self.stems(" ".join(names_in(question))))
+        parts += [(n, f"{c.hit.chunk.title}: {texts[n]}") for n, c in enumerate(cands)
+                  if named and not c.steps and (named & set(self.stems(c.hit.chunk.title))) - set(self.stems(texts[n]))]
         vecs = np.asarray(self.embedder.embed([question] + seen_as + places + [p for _, p in parts]))
         qv, qw = vecs[0], set(self.stems(question))
         near = dict(zip(places, (vecs[1 + len(texts):1 + len(texts) + len(places)] @ qv).tolist(), strict=True))

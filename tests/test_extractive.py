@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assistant.citations import passages, pieces
-from assistant.extractive import NOT_FOUND, ExtractiveAnswerer, classify, clauses, defines, spells_out
+from assistant.extractive import NOT_FOUND, ExtractiveAnswerer, classify, clauses, defines, names_in, spells_out
 from ingest.types import Chunk, Hit
 
 CANVAS = """# Canvas
@@ -412,6 +412,22 @@ def test_a_key_sentence_that_leans_back_comes_after_the_sentence_it_leans_on(ans
     answer = answerer.answer("Which tribe gave up its land between the Wabash and the Ohio?", [hit("1804.md", CESSION)])
     assert answer.found and answer.answer.index("the Delawares") < answer.answer.index("That tribe")
     check_citations(answer, {"1804.md": CESSION})
+
+
+ADDRESS = """# 1972 State of the Union — Richard Nixon
+
+We have great differences with both powers. As you know, I will soon be visiting the People's Republic of China \
+and the Soviet Union. Peace depends on the ability of great powers to live together on the same planet.
+"""
+
+
+def test_a_sentence_is_read_with_the_title_of_the_note_the_question_names(answerer):
+    """"I will soon be visiting ..." says who only in its note's title, which the question names."""
+    address = Hit(Chunk(id="n:0", source="1972-nixon.md", kind="note", title="1972 State of the Union — Richard Nixon",
+                        heading="", page=None, start=0, end=len(ADDRESS), text=ADDRESS), 1, 0.5)
+    answer = answerer.answer("Which two countries was Nixon about to visit?", [address])
+    assert answer.found and "People's Republic of China and the Soviet Union" in answer.answer
+    assert names_in("Which two countries was Nixon about to visit in the USA, AI aside?") == ["Nixon"]
 
 
 def test_only_a_long_sentence_is_read_clause_by_clause():
