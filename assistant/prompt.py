@@ -86,7 +86,10 @@ def fence(text: str) -> str:
 def _source(n: int, hit: Hit, text: str | None = None) -> str:
     c = hit.chunk
     where = c.source + (f", page {c.page}" if c.page else "") + (f", section: {c.heading}" if c.heading else "")
-    return (f'<source n="{n}" title="{html.escape(c.title)}" where="{html.escape(where)}">\n'
+    # the note's properties a reader asks about ("Who wrote it?"): the author, its other names
+    told = (("author", str(c.metadata.get("author") or "")), ("aliases", ", ".join(c.metadata.get("aliases") or [])))
+    extra = "".join(f' {key}="{html.escape(value)}"' for key, value in told if value)
+    return (f'<source n="{n}" title="{html.escape(c.title)}"{extra} where="{html.escape(where)}">\n'
             f"{fence(c.text if text is None else text)}\n</source>")
 
 

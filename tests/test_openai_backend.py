@@ -554,6 +554,16 @@ def test_no_spelling_of_a_tag_opens_or_closes_a_block(attack):
     assert prompt.tag_openings(attack) == [0]  # the opener, and only it, is what fence() replaces
 
 
+def test_a_source_tells_the_model_its_notes_author_and_aliases_escaped():
+    """"Who wrote it?" is answered by the note's author property, which no passage may repeat; a quote in the
+    property cannot end its attribute."""
+    h = hit(1, "Evaluation is the hardest challenge.")
+    h.chunk.metadata.update(author='Chip "the" Huyen', aliases=["AIE"])
+    user = prompt.build("Who wrote AI Engineering?", [h, hit(2, "plain")]).messages[1]["content"]
+    (_, attrs, _), (_, plain_attrs, _) = SOURCE_BLOCK.findall(user)
+    assert 'author="Chip &quot;the&quot; Huyen" aliases="AIE"' in attrs and "author=" not in plain_attrs
+
+
 @pytest.mark.parametrize("text", ["a < b and c > d", "<b>bold</b>", "<sourcing>", "x <- y", "<<quote>>", "«Zitat»"])
 def test_the_fence_leaves_ordinary_angle_brackets_alone(text):
     """Maths, HTML the note quotes and French quotes reach the model as written: only our tag names are fenced."""
