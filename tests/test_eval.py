@@ -218,6 +218,17 @@ def test_the_sample_qa_files_keep_their_contract():
     assert not {r["question"] for r in seed} & {r["question"] for r in holdout}
 
 
+@pytest.mark.parametrize("qa, vault", [("heldout_qa.jsonl", "turing-way"),
+                                       ("python_markdown_qa.jsonl", "python-markdown"),
+                                       ("factbook_qa.jsonl", "factbook-europe"), ("sotu_qa.jsonl", "sotu"),
+                                       ("sotu2_qa.jsonl", "sotu2")])
+def test_the_held_out_qa_files_keep_their_contract_with_their_vaults(qa, vault):
+    """Each row's evidence and key facts are in its sources, and each set asks both kinds of question."""
+    rows = load_qa(ROOT / "data" / "eval" / qa)
+    assert check_qa(rows, ROOT / "data" / "eval" / "vaults" / vault) == []
+    assert sum(r.get("found", True) for r in rows) >= 40 and sum(not r.get("found", True) for r in rows) >= 10
+
+
 def test_story_eval_on_the_indexed_sample_vault(assistant, tmp_path):
     assistant.index()
     rows = [{"question": "Who wrote the earliest AI program, and in what year?",
