@@ -52,12 +52,13 @@ def test_an_unrelated_question_is_refused_with_the_nearest_passages_and_no_llm_c
     assert answer.to_json()["nearest"][0]["source"] == answer.nearest[0].chunk.source
 
 
-def test_a_name_the_notes_never_use_as_a_name_is_refused(indexed, embedder):
-    """The notes mention Google Photos and search; not "Google Search" (its words are there, apart)."""
+def test_a_refusal_names_the_name_none_of_the_closest_passages_holds(indexed, embedder):
+    """What the notes lack, said: the user sees "Eiffel Tower" was looked for. (A name missing does not refuse by
+    itself: prose writes "the Soviets" for the Soviet Union; refusal.py has the figures.)"""
     app = Assistant(indexed, embedder=embedder)
-    answer = app.ask("How did Google Search use AI?")
+    answer = app.ask("How do I bake sourdough bread like the Eiffel Tower bakery?")
     assert not answer.found and answer.nearest and answer.citations == []
-    assert answer.answer.endswith("answer this. None of the closest passages mentions “Google Search”.")
+    assert answer.answer.endswith("answer this. None of the closest passages mentions “Eiffel Tower”.")
     assert app.ask("How did Google Photos use AI?").found
 
 

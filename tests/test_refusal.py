@@ -1,7 +1,9 @@
-"""The refusal rule's evidence: words the vault never uses count by how specific they are in English, and a name
-the question spells with capitals must appear in a passage as a name."""
+"""The refusal rule's evidence: words the vault never uses count by how specific they are in English, a file format
+the question names must appear in a passage, and a name it spells with capitals is looked for as a name."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from assistant.common_words import rarity
 from assistant.refusal import RefusalConfig, evidence, grounded, names
@@ -57,16 +59,19 @@ def named(question: str, hits: list[Hit]):
 
 def test_a_file_format_the_passages_never_name_is_not_grounded():
     hits = [passage("Export a note as a PDF file from the command palette.", 0.63)]
-    assert named("How do I export a note as a .docx file?", hits).unmatched == (".docx",)
+    docx = named("How do I export a note as a .docx file?", hits)
+    assert docx.unmatched == (".docx",) and not grounded(docx)
     assert named("How do I export a note as a .pdf file?", hits).unmatched == ()
 
 
-def test_a_name_the_passages_hold_only_in_pieces_is_not_grounded():
-    """The passage names Apple and a watch, and is similar enough to answer; the Apple Watch is not in it."""
+def test_a_name_the_passages_hold_only_in_pieces_is_noted_but_does_not_refuse_by_itself():
+    """The passage names Apple and a watch, and is similar enough to answer; the Apple Watch is not in it. That is
+    noted (a refusal says so), but prose names things its own way ("the Soviets"), so the evidence decides."""
     text = "Obsidian can be used in Apple's Lockdown Mode. Watch the sync indicator while it works."
     hits = [passage(text, 0.62)]
     watch = named("Can I use Obsidian on my Apple Watch?", hits)
-    assert watch.unmatched == ("Apple Watch",) and not grounded(watch)
+    assert watch.unmatched == ("Apple Watch",) and grounded(watch)
+    assert not grounded(replace(watch, similarity=0.2, cover=0.1))
     lockdown = named("Does Obsidian work in Lockdown Mode?", hits)
     assert lockdown.unmatched == () and grounded(lockdown)
 
