@@ -103,6 +103,9 @@ PASSAGE_RANK = 0.05
 NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one may score
 STEPS_REACH = 0.3  # a how-to answer adds the best steps this far below its key sentence
 NAME_WORD = re.compile(r"[\w'’-]+")
+# "Who wrote X?", "Who is the author of X?", "X was written by whom?": the note's author property answers
+AUTHOR_Q = re.compile(r"\bwho\s+(?:wrote|writes|authored|is\s+the\s+author|was\s+the\s+author)\b|\bauthor\s+of\b"
+                      r"|\bwritten\s+by\s+whom\b|\bwho\s+(?:is|was)\s+\S+(?:\s+\S+)?\s+by\b", re.I)
 CLAUSE_SENTENCE, CLAUSE_WORDS = 25, 4  # a sentence this long is read clause by clause too; clauses this long count
 
 
@@ -317,6 +320,10 @@ class ExtractiveAnswerer:
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         cands, q = self.ranked(question, hits), classify(question)
         howto = q.howto
+        written = self._written_by(question, cands)
+        if written is not None:  # "Who wrote AI Engineering?": the book's note says, in its author property
+            c, author = written
+            return self._compose(question, [c], hits, f"{c.hit.chunk.title} is by {author} (its note's author). ")
         top = max(cands, key=lambda c: c.base, default=None)
         # a sentence that only sounds related (no shared word, middling similarity) is not an answer
         if top is None or top.base < self.threshold or (not top.overlap and top.sim < 0.6):
@@ -364,7 +371,20 @@ class ExtractiveAnswerer:
                 dated = _dated(best) if asked is WHEN else ""
                 if not dated:
                     return Answer(question, f"{NOT_FOUND} {missing}", [], self.name, False)
-        return self._compose(question, chosen, hits, dated)
+        return self._compose(question, chosen, hits, f"{dated}: " if dated else "")
+
+    def _written_by(self, question: str, cands: list[Candidate]) -> tuple[Candidate, str] | None:
+        """For a question of who wrote a work the question names by its note's title, that note's best sentence
+        and its author property; None otherwise (no such question, no such note, no author given)."""
+        if not AUTHOR_Q.search(question):
+            return None
+        asked = set(self.stems(question))
+        for c in cands:  # best first
+            chunk, author = c.hit.chunk, str(c.hit.chunk.metadata.get("author") or "")
+            title = set(self.stems(chunk.title))
+            if author and title and title <= asked:
+                return c, author
+        return None
 
     def ranked(self, question: str, hits: list[Hit]) -> list[Candidate]:
         """Every candidate answer in the hits, scored, best first."""
@@ -422,8 +442,9 @@ class ExtractiveAnswerer:
                 c.score = max([c.score, *(x + 0.01 for x in inner)])
         return sorted(cands, key=lambda c: -c.score)
 
-    def _compose(self, question: str, chosen: list[Candidate], hits: list[Hit], place: str = "") -> Answer:
-        """The chosen sentences, grouped by passage, each group cited; led by the place that dates them, if any."""
+    def _compose(self, question: str, chosen: list[Candidate], hits: list[Hit], lead: str = "") -> Answer:
+        """The chosen sentences, grouped by passage, each group cited; after a lead from the note's title, heading or
+        properties (the date a daily note is named by, a book's author), if any."""
         groups = passages([(c.hit.chunk, c.start, c.end) for c in chosen], [h.chunk for h in hits])
         parts, cits = [], []
         for n, (chunk, members) in enumerate(groups, start=1):
@@ -434,7 +455,7 @@ class ExtractiveAnswerer:
                 text = f"{text}{joiner}{body}" if text else body
             cits.append(citation(n, chunk, span_in(chunk, group[0].start, group[-1].end)))
             parts.append(f"{escape_markers(text)} [{n}]")
-        out = f"{escape_markers(place)}: {parts[0]}" if place else parts[0]
+        out = escape_markers(lead) + parts[0]
         for p in parts[1:]:
             out += ("\n" if "\n" in out or "\n" in p else " ") + p  # lists keep their own lines
         return Answer(question, out, cits, self.name, True)

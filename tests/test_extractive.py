@@ -356,6 +356,20 @@ def test_a_time_question_is_answered_by_the_date_of_a_daily_note_or_a_changelog_
     assert not answerer.answer("When did I start reading Moby-Dick?", [undated]).found
 
 
+def test_who_wrote_a_book_is_answered_by_its_notes_author_property(answerer):
+    """A reading note's front matter names the author; its text need not. Asked by the book's title, the answer
+    leads with it and cites the note; asked about another work, the property says nothing."""
+    text = "# AI Engineering\n\nAI engineering is building applications on top of foundation models.\n"
+    book = Hit(Chunk(id="b:0", source="notes/book.md", kind="note", title="AI Engineering", heading="", page=None,
+                     start=0, end=len(text), text=text, metadata={"author": "Chip Huyen"}), 1, 0.6)
+    other = hit("History.md", "# History\n\nThe first AI program was written in 1951 by Christopher Strachey.\n", 2)
+    answer = answerer.answer("Who wrote AI Engineering?", [other, book])
+    assert answer.found and answer.answer.startswith("AI Engineering is by Chip Huyen (its note's author). ")
+    assert [c.source for c in answer.citations] == ["notes/book.md"]
+    check_citations(answer, {"notes/book.md": text})
+    assert "Strachey" in answerer.answer("Who wrote the first AI program?", [other, book]).answer
+
+
 @pytest.mark.parametrize("sentence", ["The option was removed in 2.6.1 as it was buggy.",
                                       "The option was removed in version 3 as it was buggy.",
                                       "The option was removed on 2015-02-19 as it was buggy.",
