@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest.chunker import named
 from ingest.types import Answer, Hit
 
 NOT_FOUND = "Your notes don't seem to answer this."
@@ -99,15 +100,15 @@ def evidence(terms: list[str], weights: dict[str, float], hits: list[Hit], analy
     wanted = set(terms)
     total = sum(weights.get(t, 1.0) for t in wanted) or 1.0
     cover = 0.0
-    texts = [f"{h.chunk.title}\n{', '.join(h.chunk.metadata.get('aliases') or [])}\n{h.chunk.heading}\n{h.chunk.text}"
-             for h in hits[:depth]]  # a note's aliases are titles too
+    texts = [f"{named(h.chunk.title, h.chunk.metadata.get('aliases'))}\n{h.chunk.heading}\n{h.chunk.text}"
+             for h in hits[:depth]]
     seqs = [analyzer(t) for t in texts]
     for seq in seqs:
         cover = max(cover, sum(weights.get(t, 1.0) for t in wanted & set(seq)) / total)
     unknown = sum(weights.get(t, 1.0) * rarity(t) for t in wanted if not known(t)) / total
     similarity = max((h.score for h in hits[:depth]), default=0.0)
-    named = [(n, analyzer(n), initials(n)) for n in names(question)]
-    unmatched = tuple(n for n, stems, short in named if stems and not any(_holds(s, stems) for s in seqs)
+    asked = [(n, analyzer(n), initials(n)) for n in names(question)]
+    unmatched = tuple(n for n, stems, short in asked if stems and not any(_holds(s, stems) for s in seqs)
                       and not (short and any(short.search(t) for t in texts)))
     return Evidence(similarity, cover if wanted else 0.0, unknown if wanted else 0.0, unmatched)
 
@@ -125,6 +126,6 @@ def refusal(question: str, hits: list[Hit], backend: str, standalone: str = "", 
     when a name or file format the question uses is in none of them, which one."""
     text = NOT_FOUND
     if unmatched:
-        named = ", ".join(f"“{n}”" for n in unmatched)
-        text += f" None of the closest passages mentions {named}."
+        missing = ", ".join(f"“{n}”" for n in unmatched)
+        text += f" None of the closest passages mentions {missing}."
     return Answer(question, text, [], backend, False, nearest=hits, standalone=standalone, model=model)

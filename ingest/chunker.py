@@ -83,10 +83,14 @@ def embed_view(text: str, kind: str) -> str:
     return _compose(text, 0, len(text), [(s, e) for s, e, code in blocks(text, 0, len(text)) if code], kind)
 
 
-def named(doc: ParsedDocument) -> str:
-    """The title with the note's aliases, its other names, which the model reads as it reads the title."""
-    aliases = doc.metadata.get("aliases") or []
-    return f"{doc.title} ({', '.join(aliases)})" if aliases else doc.title
+def named(title: str, aliases: list[str] | None) -> str:
+    """The title with the note's aliases, its other names, read wherever the title is read: by the model, by BM25
+    and by the refusal rule's name check."""
+    return f"{title} ({', '.join(aliases)})" if aliases else title
+
+
+def _titled(doc: ParsedDocument) -> str:
+    return named(doc.title, doc.metadata.get("aliases"))
 
 
 def header(title: str, heading: str) -> str:
@@ -209,7 +213,7 @@ class Chunker:
         from its pieces' counts; a chunk that opens inside a table embeds the table's header row first."""
         text = doc.texts[section.page]
         size = self.config.chunk_size
-        head = self.sizes.count(header(named(doc), section.heading), size)
+        head = self.sizes.count(header(_titled(doc), section.heading), size)
         budget = max(16, size - head - 2)
         found = self._blocks(doc, section)
         if not found:
@@ -306,7 +310,7 @@ class Chunker:
                 last = inner[-1][2] if inner else prev.heading
                 child = not last or s.heading.startswith(last + " > ")
                 if child and min(at, bt) <= size // 4 and (joined := at + bt + 1 + self.sizes.count(leaf, size)
-                                                 - self.sizes.count(header(named(doc), s.heading), size)) <= size:
+                                                 - self.sizes.count(header(_titled(doc), s.heading), size)) <= size:
                     view = f"{av}\n{leaf}\n{bv}" if leaf else f"{av}\n{bv}"
                     # the heading's own lines (ATX, setext or a permalink mark) lie between the sections
                     out[-1] = (prev, (a0, b1, view, joined), [*inner, (before.end, s.start, s.heading)])
@@ -332,7 +336,7 @@ class Chunker:
             while i < len(marked) and marked[i][0] < end:
                 marks.append(text[max(marked[i][0], start):min(marked[i][1], end)])
                 i += 1
-            embed = header(named(doc), section.heading) + view
+            embed = header(_titled(doc), section.heading) + view
             if tokens + FIT_SLACK > self.counter.window - 2:  # near or over the model's window: cut to fit it
                 embed = self.sizes.fit(embed)
             out.append(Chunk(

@@ -309,12 +309,12 @@ def prune(index_dir: Path, keep: str | None) -> None:
 
 
 def doc_of(chunk) -> Doc:
-    from .chunker import embed_view
+    from .chunker import embed_view, named
 
     where = " ".join(chunk.source.split("/")[:-1])
-    named = " ".join([chunk.title, *(chunk.metadata.get("aliases") or [])])  # a note's other names count as its title
+    title = named(chunk.title, chunk.metadata.get("aliases"))  # a note's other names count as its title
     return Doc(chunk.id, chunk.source, chunk.kind, list(chunk.metadata.get("tags") or []),
-               f"{where}\n{named}\n{chunk.heading}\n{embed_view(chunk.text, chunk.kind)}")
+               f"{where}\n{title}\n{chunk.heading}\n{embed_view(chunk.text, chunk.kind)}")
 
 
 def refresh(index_dir: Path, manifest, added: list, fetch, name: str) -> str:

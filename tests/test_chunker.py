@@ -87,7 +87,7 @@ def assert_invariants(doc: ParsedDocument, chunks: list[Chunk]) -> None:
         assert 0 <= c.start < c.end <= len(text)
         assert_sections(doc, c)
         assert model_tokens(c.embed_text) <= WINDOW
-        hdr = header(named(doc), c.heading)
+        hdr = header(named(doc.title, doc.metadata.get("aliases")), c.heading)
         assert c.embed_text.startswith(hdr) or hdr.startswith(c.embed_text)
         assert hdr not in c.text or hdr in text
 
