@@ -461,49 +461,40 @@ class ExtractiveAnswerer:
         return Answer(question, out, cits, self.name, True)
 
 
+def _beside(first: Candidate, cands: list[Candidate], after: bool = True) -> Candidate | None:
+    """The sentence right after (or right before) `first` in its passage, with no sentence of the chunk between."""
+    chunk = first.hit.chunk
+    same = [c for c in cands if c.hit.chunk.id == chunk.id and not c.steps]
+    if after:
+        nxt = min((c for c in same if c.start >= first.end), key=lambda c: c.start, default=None)
+        return nxt if nxt is not None and follows(chunk, first.end, nxt.start) else None
+    prev = max((c for c in same if c.end <= first.start), key=lambda c: c.end, default=None)
+    return prev if prev is not None and follows(chunk, prev.end, first.start) else None
+
+
 def _leaning_on(first: Candidate, cands: list[Candidate]) -> Candidate | None:
     """The sentence right after `first` in its passage, if it leans back on it."""
-    chunk = first.hit.chunk
-    nxt = min((c for c in cands if c.hit.chunk.id == chunk.id and c.start >= first.end and not c.steps),
-              key=lambda c: c.start, default=None)
-    if nxt is None or not follows(chunk, first.end, nxt.start) or not LEANS_BACK.search(render(nxt)):
-        return None
-    return nxt
+    nxt = _beside(first, cands)
+    return nxt if nxt is not None and LEANS_BACK.search(render(nxt)) else None
 
 
 def _leant_on(first: Candidate, cands: list[Candidate]) -> Candidate | None:
     """The sentence right before `first` in its passage, if `first` leans back on it ("That tribe ...", "It ...")."""
-    chunk = first.hit.chunk
-    if first.steps or not LEANS_BACK.search(render(first)):
-        return None
-    prev = max((c for c in cands if c.hit.chunk.id == chunk.id and c.end <= first.start and not c.steps),
-               key=lambda c: c.end, default=None)
-    return prev if prev is not None and follows(chunk, prev.end, first.start) else None
+    return None if first.steps or not LEANS_BACK.search(render(first)) else _beside(first, cands, after=False)
 
 
 def _numbers_after(first: Candidate, cands: list[Candidate], most: int = 2) -> list[Candidate]:
     """The sentences right after `first` in its passage that hold a number, read on while they follow."""
-    chunk = first.hit.chunk
-    later = sorted((c for c in cands if c.hit.chunk.id == chunk.id and c.start >= first.end and not c.steps),
-                   key=lambda c: c.start)
-    out, prev = [], first
-    for c in later:
-        if not follows(chunk, prev.end, c.start) or not DIGIT.search(render(c)):
-            break
+    out: list[Candidate] = []
+    while len(out) < most and (c := _beside(out[-1] if out else first, cands)) is not None and DIGIT.search(render(c)):
         out.append(c)
-        prev = c
-        if len(out) == most:
-            break
     return out
 
 
 def _dated_neighbour(first: Candidate, cands: list[Candidate]) -> Candidate | None:
     """The sentence right before `first` in its passage, or else right after it, if it holds a date."""
-    chunk = first.hit.chunk
-    same = [c for c in cands if c.hit.chunk.id == chunk.id and not c.steps and DATE.search(render(c))]
-    before = [c for c in same if c.end <= first.start and follows(chunk, c.end, first.start)]
-    after = [c for c in same if c.start >= first.end and follows(chunk, first.end, c.start)]
-    return next(iter(before + after), None)
+    return next((c for c in (_beside(first, cands, after=False), _beside(first, cands))
+                 if c is not None and DATE.search(render(c))), None)
 
 
 def _clash(c: Candidate, d: Candidate) -> bool:
