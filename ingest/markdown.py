@@ -14,7 +14,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 5  # in the index fingerprint: a parsing change re-chunks every note (5: aliases)
+PARSER_VERSION = 6  # in the index fingerprint: a parsing change re-chunks every note (5: aliases, 6: inline code)
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -39,8 +39,15 @@ SPACES = re.compile(r"[ \t]+")
 EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])[*_](?=\S)|(?<=\S)[*_](?![\w*])")
 
 
+CODE_MARK = "\ue000"  # stands for an inline code span while the text around it is cleaned
+
+
 def clean_inline(text: str) -> str:
-    """What a reader sees: links as their text, highlights unmarked, images and HTML tags dropped."""
+    """What a reader sees: links as their text, highlights unmarked, images and HTML tags dropped; inline code as
+    written (`<h3>`, `__init__`, `[[`: what the docs tell you to type, and the words a question uses for it)."""
+    codes = INLINE_CODE.findall(text) if "`" in text else []
+    if codes:
+        text = INLINE_CODE.sub(CODE_MARK, text)
     # each pattern runs only where its marker occurs: the chunker cleans every sentence of a vault two or three
     # times, and most hold none of them
     if "!" in text or "<" in text:
@@ -56,6 +63,9 @@ def clean_inline(text: str) -> str:
         text = EMPHASIS.sub("", text)
     if ">" in text:
         text = QUOTE_MARKS.sub("", text)
+    if codes:
+        back = iter(codes)
+        text = re.sub(CODE_MARK, lambda _: next(back, ""), text)
     return SPACES.sub(" ", text).strip()
 
 

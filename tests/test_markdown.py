@@ -218,6 +218,15 @@ def test_html_elements_go_but_words_in_angle_brackets_stay():
                                   "Run Obsidian-<version>.AppImage on List<T>.")
 
 
+def test_inline_code_reads_as_written():
+    """What the docs tell you to type is what a question asks about: `<h3>`, `[[`, `__init__`, `![[x.png]]` stay, while
+    the same markup outside backticks is read as markup."""
+    text = "Start at level 3 (`<h3>`): type `[[`, define `__init__` or `![[x.png]]`; not <b>bold</b> or __this__."
+    assert clean_inline(text) == \
+        "Start at level 3 (`<h3>`): type `[[`, define `__init__` or `![[x.png]]`; not bold or this."
+    assert clean_inline("**`Ctrl+;`** then `a > b` > quoted") == "`Ctrl+;` then `a > b` > quoted"
+
+
 def test_callout_marker_reads_as_a_label():
     """'> [!note] Title' keeps its title as text and its kind as a readable label."""
     assert clean_inline("> [!note] Key idea\n> Body text.") == "Note: Key idea\nBody text."
