@@ -14,7 +14,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 6  # in the index fingerprint: a parsing change re-chunks every note (5: aliases, 6: inline code)
+PARSER_VERSION = 6  # in the index fingerprint: a parsing change re-chunks every note (6: inline code, book outlines)
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)

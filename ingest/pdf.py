@@ -6,7 +6,9 @@ import logging
 from pathlib import Path, PurePosixPath
 
 from .errors import UnreadableFile
-from .types import ParsedDocument, Section
+from .pdf_layout import outline
+from .pdf_layout import sections as book_sections
+from .types import ParsedDocument
 
 
 def parse_pdf(source: str, path: Path) -> ParsedDocument:
@@ -36,6 +38,7 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
                 raise UnreadableFile(source, "encrypted and needs a password; save a decrypted copy "
                                              "(qpdf --decrypt) or list it in .rereadignore")
         texts = {i: page.extract_text() or "" for i, page in enumerate(reader.pages, start=1)}
+        marks = outline(reader)
         info = reader.metadata or {}
         title = str(info.get("/Title") or "").strip()
         author = str(info.get("/Author") or "").strip()
@@ -50,7 +53,7 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
         raise UnreadableFile(source, "PDF has no pages")
     if not any(t.strip() for t in texts.values()):
         raise UnreadableFile(source, "no extractable text, OCR not supported")
-    sections = [Section("", 0, len(t), page=n) for n, t in texts.items() if t.strip()]
+    sections = book_sections(texts, marks)  # headings from the outline, running heads and page numbers left out
     metadata = {"tags": [], "pages": len(texts)}
     if author:
         metadata["author"] = author

@@ -148,6 +148,21 @@ def encrypted_pdf(data: bytes | None = None, user_password: str = "", owner_pass
     return buf.getvalue()
 
 
+def outlined_pdf(pages: Sequence[str], outline: Sequence[tuple[str, int, int | None]], title: str | None = None
+                 ) -> bytes:
+    """text_pdf with bookmarks: each (title, 0-based page, index of its parent bookmark in `outline` or None)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf(pages, title=title))))
+    made = []
+    for name, page, parent in outline:
+        made.append(writer.add_outline_item(title=name, page_number=page,
+                                            parent=made[parent] if parent is not None else None))
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
 def two_pages_pdf() -> bytes:
     return text_pdf(TWO_PAGES, title="Two Pages", author="Ada Tester")
 

@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from ingest.chunker import embed_view
 from ingest.errors import UnreadableFile
 from ingest.pdf import parse_pdf
+from ingest.pdf_layout import outline
 from ingest.sources import parse_source
 from tests import make_pdfs
 from tests.conftest import default_chunker as chunker
@@ -210,3 +211,97 @@ def test_pdf_over_the_size_limit_is_reported_before_parsing(tmp_path):
     with pytest.raises(UnreadableFile) as info:
         parse_source("books/big.pdf", path, 100)
     assert "size limit" in info.value.reason and "REREAD_MAX_FILE_MB" in info.value.reason
+
+
+# --- a book's structure: outline headings, running heads and page numbers left out --------------------------------
+
+BOOK = [  # a typeset book's pages: a running head on top, the page number at the foot
+    "ATTENTION IN PRACTICE\n1 Queries and Keys\nA query is compared with every key.\nThe scores are scaled down.\n1",
+    "CHAPTER 1. QUERIES AND KEYS\nSoftmax turns the scores into weights.\n1.1 Masking\nA mask hides future tokens.\n2",
+    "CHAPTER 1. QUERIES AND KEYS\nMasked positions get minus infinity before the softmax.\n3",
+    "CHAPTER 1. QUERIES AND KEYS\nThe weights then sum to one.\n4",
+    "CHAPTER 2. MULTIPLE HEADS\nEach head attends to its own subspace.\n5",
+    "CHAPTER 2. MULTIPLE HEADS\nThe outputs are concatenated and projected.\n6",
+    "CHAPTER 2. MULTIPLE HEADS\nA wider model may use more of them.\n7",
+]
+BOOKMARKS = [("Queries and Keys", 0, None), ("Masking", 1, 0), ("Multiple Heads", 4, None)]
+
+
+@pytest.fixture
+def book(tmp_path):
+    return parse_pdf("books/attention.pdf", write(tmp_path, "attention.pdf", make_pdfs.outlined_pdf(BOOK, BOOKMARKS)))
+
+
+def heading_over(doc, words: str) -> str:
+    """The heading of the section that holds the words."""
+    return next(s.heading for s in doc.sections if words in doc.texts[s.page][s.start:s.end])
+
+
+def test_running_heads_and_page_numbers_are_left_out_of_a_books_sections(book):
+    """'CHAPTER 1. QUERIES AND KEYS' on three pages and the bare page numbers are the page's furniture: no chunk
+    holds them, and every chunk is still exactly its page's text[start:end]."""
+    chunks = chunker().chunk(book)
+    assert chunks and all(c.text == book.texts[c.page][c.start:c.end] for c in chunks)
+    assert not any("CHAPTER" in c.text or "CHAPTER" in c.embed_text for c in chunks)
+    assert not any(c.text.rstrip().splitlines()[-1].strip().isdigit() for c in chunks)
+    assert any("The weights then sum to one." in c.text for c in chunks)  # a page of one line keeps it
+
+
+def test_outline_bookmarks_head_the_sections_they_open(book):
+    """A bookmark's title found as a line of its page cuts the page there ('1.1 Masking' halfway down page 2); a
+    page without a bookmark is under the last one before it; nested bookmarks read as a path."""
+    assert heading_over(book, "ATTENTION IN PRACTICE") == ""  # before the first bookmark's heading line
+    assert heading_over(book, "A query is compared") == "Queries and Keys"
+    assert heading_over(book, "Softmax turns") == "Queries and Keys"
+    assert heading_over(book, "A mask hides") == "Queries and Keys > Masking"
+    assert heading_over(book, "Masked positions") == "Queries and Keys > Masking"
+    assert heading_over(book, "Each head attends") == "Multiple Heads"  # its title stands only in the running head
+    # the short run under the chapter's heading shares a chunk with the subsection after it, as in a note
+    chunk = next(c for c in chunker().chunk(book) if "A mask hides" in c.text)
+    assert chunk.heading_at(chunk.start + chunk.text.index("A mask hides")) == "Queries and Keys > Masking"
+    assert chunk.embed_text.startswith("attention > Queries and Keys\n") and "\nMasking\n" in chunk.embed_text
+    masked = next(c for c in chunker().chunk(book) if "Masked positions" in c.text)
+    assert masked.embed_text.startswith("attention > Queries and Keys > Masking\n")
+
+
+def test_a_pdf_without_an_outline_keeps_whole_pages(tmp_path):
+    doc = parse_pdf("b.pdf", write(tmp_path, "b.pdf", make_pdfs.text_pdf(BOOK)))
+    assert {s.heading for s in doc.sections} == {""}
+    assert sorted({s.page for s in doc.sections}) == list(range(1, 8))
+
+
+def test_a_broken_outline_costs_the_headings_not_the_book():
+    """pypdf raises on some malformed outline trees; one bad destination is skipped, a bad tree gives none."""
+    class Bookmark:
+        def __init__(self, title):
+            self.title = title
+
+    class Reader:
+        outline = [Bookmark("Intro"), [Bookmark("Bad destination")], Bookmark("Body")]
+
+        def get_destination_page_number(self, item):
+            if item.title == "Bad destination":
+                raise KeyError("/Dest")
+            return {"Intro": 0, "Body": 3}[item.title]
+
+    class Broken:
+        @property
+        def outline(self):
+            raise ValueError("malformed outline")
+
+    assert outline(Reader()) == [(("Intro",), 1), (("Body",), 4)]
+    assert outline(Broken()) == []
+
+
+def test_a_book_is_found_by_the_heading_of_its_section(tmp_path, fake_embedder):
+    """'Multiple Heads' is said on those pages only by the outline: the heading counts as a note's does."""
+    from assistant.facade import Assistant
+    from ingest.settings import Settings
+
+    vault = tmp_path / "v"
+    write(vault / "books", "attention.pdf", make_pdfs.outlined_pdf(BOOK, BOOKMARKS))
+    a = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "i"), embedder=fake_embedder)
+    a.index()
+    hits = a.search("multiple", 3)
+    assert hits and {h.chunk.page for h in hits} <= {5, 6, 7}
+    assert hits[0].chunk.heading == "Multiple Heads"
