@@ -92,7 +92,7 @@ def _find(text: str, title: str, start: int, end: int) -> tuple[int, int] | None
     if not words:
         return None
     spaced = r"\s+".join(words)  # a long title may wrap onto the next line
-    pattern = re.compile(rf"(?mi)^[ \t]*{NUMBERING}{spaced}")
+    pattern = re.compile(rf"(?mi)^[ \t]*{NUMBERING}{spaced}[ \t.:]*$")  # the whole line: not "Introduction of ..."
     m = pattern.search(text, start, end)
     return (m.start(), m.end()) if m else None
 

@@ -217,7 +217,8 @@ def test_pdf_over_the_size_limit_is_reported_before_parsing(tmp_path):
 
 BOOK = [  # a typeset book's pages: a running head on top, the page number at the foot
     "ATTENTION IN PRACTICE\n1 Queries and Keys\nA query is compared with every key.\nThe scores are scaled down.\n1",
-    "CHAPTER 1. QUERIES AND KEYS\nSoftmax turns the scores into weights.\n1.1 Masking\nA mask hides future tokens.\n2",
+    "CHAPTER 1. QUERIES AND KEYS\nSoftmax turns scores into weights.\nMasking is next.\n1.1 Masking\n"
+    "A mask hides the future.\n2",
     "CHAPTER 1. QUERIES AND KEYS\nMasked positions get minus infinity before the softmax.\n3",
     "CHAPTER 1. QUERIES AND KEYS\nThe weights then sum to one.\n4",
     "CHAPTER 2. MULTIPLE HEADS\nEach head attends to its own subspace.\n5",
@@ -256,6 +257,7 @@ def test_outline_bookmarks_head_the_sections_they_open(book):
     assert heading_over(book, "A mask hides") == "Queries and Keys > Masking"
     assert heading_over(book, "Masked positions") == "Queries and Keys > Masking"
     assert heading_over(book, "Each head attends") == "Multiple Heads"  # its title stands only in the running head
+    assert heading_over(book, "Masking is next.") == "Queries and Keys"  # a line opening with the title is prose
     # the short run under the chapter's heading shares a chunk with the subsection after it, as in a note
     chunk = next(c for c in chunker().chunk(book) if "A mask hides" in c.text)
     assert chunk.heading_at(chunk.start + chunk.text.index("A mask hides")) == "Queries and Keys > Masking"
