@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from .counting import Counts
-from .markdown import clean_inline
+from .markdown import LIGATURES, clean_inline
 from .spans import RULE, TABLE_DELIMITER, Block, Unit, blocks, layout
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
@@ -62,7 +62,7 @@ def _prose_view(text: str) -> str:
 def _compose(text: str, start: int, end: int, code: list[tuple[int, int]], kind: str) -> str:
     """The embedded view of text[start:end] given where its code blocks are (code is embedded as written)."""
     if kind == "pdf":
-        return re.sub(r"\s+", " ", HYPHEN_BREAK.sub(r"\1\2", text[start:end])).strip()
+        return re.sub(r"\s+", " ", HYPHEN_BREAK.sub(r"\1\2", text[start:end].translate(LIGATURES))).strip()
     parts, pos = [], start
     # code is sorted: only the blocks from start on are looked at (a section of 10,000 code blocks was quadratic)
     for i in range(bisect.bisect_left(code, (start,)), len(code)):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from .markdown import LIGATURES
 from .types import Filters
 
 DIR = "lexical"
@@ -52,7 +53,8 @@ class Analyzer:
         self._stemmer = Stemmer.Stemmer("english")
 
     def __call__(self, text: str) -> list[str]:
-        words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+        words = [w for w in WORD.findall(text.lower().translate(LIGATURES))
+                 if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
         return self._stemmer.stemWords(words)
 
 

@@ -39,12 +39,17 @@ SPACES = re.compile(r"[ \t]+")
 EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])[*_](?=\S)|(?<=\S)[*_](?![\w*])")
 
 
+# a typeset book's ligature glyphs, as pypdf extracts them ("ﬁnd"): one word to a reader, an unknown one to the
+# model's vocabulary and to BM25 unless spelt out
+LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                           "\ufb05": "st", "\ufb06": "st"})
 CODE_MARK = "\ue000"  # stands for an inline code span while the text around it is cleaned
 
 
 def clean_inline(text: str) -> str:
     """What a reader sees: links as their text, highlights unmarked, images and HTML tags dropped; inline code as
     written (`<h3>`, `__init__`, `[[`: what the docs tell you to type, and the words a question uses for it)."""
+    text = text.translate(LIGATURES)
     codes = INLINE_CODE.findall(text) if "`" in text else []
     if codes:
         text = INLINE_CODE.sub(CODE_MARK, text)

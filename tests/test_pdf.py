@@ -307,3 +307,14 @@ def test_a_book_is_found_by_the_heading_of_its_section(tmp_path, fake_embedder):
     hits = a.search("multiple", 3)
     assert hits and {h.chunk.page for h in hits} <= {5, 6, 7}
     assert hits[0].chunk.heading == "Multiple Heads"
+
+
+def test_ligature_glyphs_read_as_their_letters():
+    """pypdf extracts a typeset 'fi' as one glyph, U+FB01 (and a quote copied into a note keeps it): the model and
+    BM25 read 'find'; the page's text, which citations quote, keeps its glyph."""
+    from ingest.lexical import Analyzer
+
+    page = "Readers \ufb01nd the e\ufb00ect of the \ufb02ow."
+    for kind in ("pdf", "note"):
+        assert embed_view(page, kind) == "Readers find the effect of the flow."
+    assert Analyzer()(page) == Analyzer()("Readers find the effect of the flow.")
