@@ -15,7 +15,7 @@ from collections import Counter
 
 from .types import Section
 
-EDGE_LINES = 2  # lines at the top and at the bottom of a page that may be running heads or feet
+EDGE_LINES = 3  # lines at the top and at the bottom of a page that may be running heads or feet
 RUNNING_PAGES = 3  # a top (or bottom) line of this many pages, digits aside, is a running head (or foot)
 ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 PAGE_NUMBER = re.compile(rf"(?:page\s+)?(?:\d{{1,4}}|{ROMAN})(?:\s+(?:of|/)\s+\d{{1,4}})?", re.I)
@@ -63,9 +63,16 @@ def _running(text: str, a: int, b: int, seen: Counter) -> bool:
     return seen[_shape(line)] >= RUNNING_PAGES or bool(PAGE_NUMBER.fullmatch(line.strip("-–— ·|")))
 
 
-def bodies(texts: dict[int, str]) -> dict[int, tuple[int, int]]:
-    """Each page's (start, end) without the running heads and feet at its edges: lines that open (or close) at
-    least RUNNING_PAGES pages alike but for their digits, and bare page numbers."""
+def _named(line: str) -> str:
+    """A running head as a heading: its page number off ("Chapter 5: Arrays and matrices 25")."""
+    return " ".join(re.sub(r"^\d+\s+|\s+\d+$", "", " ".join(line.split())).split())
+
+
+def bodies(texts: dict[int, str]) -> dict[int, tuple[int, int, str]]:
+    """Each page's (start, end) without the running heads and feet at its edges (lines that open, or close, at
+    least RUNNING_PAGES pages alike but for their digits, and bare page numbers), and the running head that names
+    where the page is ("Chapter 5: Arrays and matrices"; "" if none): one that is not on most pages, as the book's
+    title and a proof's date stamp are."""
     edges = {}
     tops: Counter[str] = Counter()
     feet: Counter[str] = Counter()
@@ -74,6 +81,7 @@ def bodies(texts: dict[int, str]) -> dict[int, tuple[int, int]]:
         edges[page] = lines
         tops.update({_shape(text[a:b]) for a, b in lines[:EDGE_LINES]})
         feet.update({_shape(text[a:b]) for a, b in lines[-EDGE_LINES:]})
+    everywhere = len(texts) / 2
     out = {}
     for page, text in texts.items():
         lines = edges[page]
@@ -82,7 +90,10 @@ def bodies(texts: dict[int, str]) -> dict[int, tuple[int, int]]:
             first += 1
         while last - 1 > max(first, len(lines) - 1 - EDGE_LINES) and _running(text, *lines[last - 1], feet):
             last -= 1
-        out[page] = (lines[first][0], lines[last - 1][1]) if lines else (0, len(text))
+        # a foot that repeats is the book's title or a code example's last line ("\\bye"), not where the page is
+        head = next((_named(h) for h in (text[a:b] for a, b in lines[:first])
+                     if tops[_shape(h)] < everywhere and not PAGE_NUMBER.fullmatch(h.strip("-–— ·|"))), "")
+        out[page] = (lines[first][0], lines[last - 1][1], head) if lines else (0, len(text), "")
     return out
 
 
@@ -102,6 +113,9 @@ def sections(texts: dict[int, str], marks: list[tuple[tuple[str, ...], int]]) ->
     under the heading path in force there. A bookmark whose title is not found on its page rules from the page's
     top; a page with no bookmark is under the last one before it."""
     body = bodies(texts)
+    if not marks:  # no outline: a page is under the running head that names its chapter or section, if any
+        return [Section(head, start, end, page=page) for page, (start, end, head) in sorted(body.items())
+                if texts[page][start:end].strip()]
     by_page: dict[int, list[tuple[str, ...]]] = {}
     for path, page in marks:
         by_page.setdefault(page, []).append(path)
@@ -109,7 +123,7 @@ def sections(texts: dict[int, str], marks: list[tuple[tuple[str, ...], int]]) ->
     heading = ""
     for page in sorted(texts):
         text = texts[page]
-        start, end = body[page]
+        start, end, _ = body[page]
         cuts = []  # (heading line start, body start, heading)
         for path in by_page.get(page, []):
             found = _find(text, path[-1], start, end)

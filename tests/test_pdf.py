@@ -266,10 +266,15 @@ def test_outline_bookmarks_head_the_sections_they_open(book):
     assert masked.embed_text.startswith("attention > Queries and Keys > Masking\n")
 
 
-def test_a_pdf_without_an_outline_keeps_whole_pages(tmp_path):
-    doc = parse_pdf("b.pdf", write(tmp_path, "b.pdf", make_pdfs.text_pdf(BOOK)))
-    assert {s.heading for s in doc.sections} == {""}
-    assert sorted({s.page for s in doc.sections}) == list(range(1, 8))
+def test_a_pdf_without_an_outline_is_headed_by_its_running_heads(tmp_path):
+    """No bookmarks: a page is one section under the running head that says where it is (its number off), and a line
+    on most pages (the book's title, a proof's date stamp) names no place."""
+    stamped = [f"Draft of 3 Jan 2020\n{page}" for page in BOOK]
+    doc = parse_pdf("b.pdf", write(tmp_path, "b.pdf", make_pdfs.text_pdf(stamped)))
+    assert sorted(s.page for s in doc.sections) == list(range(1, 8))
+    assert [s.heading for s in doc.sections] == [""] + ["CHAPTER 1. QUERIES AND KEYS"] * 3 + \
+        ["CHAPTER 2. MULTIPLE HEADS"] * 3
+    assert not any("Draft" in doc.texts[s.page][s.start:s.end] for s in doc.sections)
 
 
 def test_a_broken_outline_costs_the_headings_not_the_book():
