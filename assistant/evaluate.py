@@ -33,7 +33,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from ingest.errors import ConfigError
+from ingest.errors import ConfigError, UnreadableFile
 from ingest.types import Answer, Citation, Filters, Hit
 
 from .citations import MARKER, MARKER_GROUP
@@ -78,15 +78,17 @@ def _problem(row: Any) -> str:
 
 def check_qa(rows: list[dict], vault: Path) -> list[str]:
     """What breaks the relevance contract against the vault's files; [] when the file is sound."""
-    problems = []
+    problems, pdfs = [], {}
     for row in rows:
         q = row["question"]
         texts = {}
         for s in row.get("sources") or []:
             try:
-                texts[s] = (Path(vault) / s).read_text(encoding="utf-8").lower()
+                texts[s] = _source_text(Path(vault), s, pdfs)
             except OSError as e:
                 problems.append(f"{q!r}: source {s} unreadable ({e.strerror})")
+            except UnreadableFile as e:
+                problems.append(f"{q!r}: source {e}")
         evidence = [e.lower() for e in row.get("evidence") or []]
         problems += [f"{q!r}: evidence {e!r} is in none of its sources" for e in evidence
                      if not any(e in t for t in texts.values())]
@@ -95,6 +97,17 @@ def check_qa(rows: list[dict], vault: Path) -> list[str]:
         problems += [f"{q!r}: key fact {f!r} is in none of its sources" for f in row.get("answer_contains") or []
                      if texts and not any(f.lower() in t for t in texts.values())]
     return problems
+
+
+def _source_text(vault: Path, source: str, pdfs: dict[str, str]) -> str:
+    """A source's text, lower-cased, as the index reads it: a PDF's pages as pypdf extracts them (read once)."""
+    if not source.lower().endswith(".pdf"):
+        return (vault / source).read_text(encoding="utf-8").lower()
+    if source not in pdfs:
+        from ingest.pdf import parse_pdf
+
+        pdfs[source] = "\n\f".join(parse_pdf(source, vault / source).texts.values()).lower()
+    return pdfs[source]
 
 
 def relevant(hit: Hit, row: dict) -> bool:

@@ -208,6 +208,20 @@ def test_check_qa_finds_evidence_and_facts_that_are_not_in_the_sources(notes):
     assert any("key fact 'zebra'" in p for p in problems)
 
 
+def test_check_qa_reads_a_pdf_as_its_pages_text(tmp_path):
+    """A book's evidence is checked against pypdf's page text, as the index reads it; a broken PDF is named."""
+    from tests import make_pdfs
+
+    (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "b.pdf").write_bytes(make_pdfs.text_pdf(["Page one.", "The answer is on page two."]))
+    (tmp_path / "books" / "bad.pdf").write_bytes(make_pdfs.corrupt_pdf())
+    good = {"question": "q", "sources": ["books/b.pdf"], "evidence": ["answer is on page two"]}
+    assert check_qa([good], tmp_path) == []
+    problems = check_qa([{**good, "evidence": ["not in the book"]}, {**good, "sources": ["books/bad.pdf"]}], tmp_path)
+    assert any("evidence 'not in the book'" in p for p in problems)
+    assert any("books/bad.pdf: not a readable PDF" in p for p in problems)
+
+
 def test_the_sample_qa_files_keep_their_contract():
     seed, holdout = (load_qa(ROOT / "data" / "eval" / name) for name in ("seed_qa.jsonl", "seed_holdout.jsonl"))
     assert check_qa(seed + holdout, ROOT / "data") == []
@@ -227,6 +241,15 @@ def test_the_held_out_qa_files_keep_their_contract_with_their_vaults(qa, vault):
     rows = load_qa(ROOT / "data" / "eval" / qa)
     assert check_qa(rows, ROOT / "data" / "eval" / "vaults" / vault) == []
     assert sum(r.get("found", True) for r in rows) >= 40 and sum(not r.get("found", True) for r in rows) >= 10
+
+
+def test_the_book_pdf_qa_files_keep_their_contract_with_the_pdfs():
+    """Evidence and key facts over real book PDFs are in the pages as pypdf extracts them (the two sets in one
+    check: each of the four books, ~1,000 pages, is read once)."""
+    rows = [r for qa in ("pdf_qa.jsonl", "pdf_qa2.jsonl") for r in load_qa(ROOT / "data" / "eval" / qa)]
+    assert check_qa(rows, ROOT / "data" / "eval" / "vaults" / "book-pdfs") == []
+    assert all(s.endswith(".pdf") for r in rows for s in r.get("sources") or [])
+    assert sum(r.get("found", True) for r in rows) >= 100 and sum(not r.get("found", True) for r in rows) >= 25
 
 
 def test_story_eval_on_the_indexed_sample_vault(assistant, tmp_path):
