@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.markdown import clean_inline
+from ingest.markdown import HYPHEN_BREAK, clean_inline
 from ingest.spans import HEADING, LIST_MARKER, TABLE_DELIMITER, layout, units
 from ingest.types import Chunk, Citation, Span
 
@@ -66,6 +66,7 @@ class Piece(Span):
     kind: str = "prose"  # prose | item | quote | code | table (a row; header and delimiter are one)
     depth: int = 0  # indentation of a list item's marker, in columns
     marker: str = ""  # a list item's marker as written ("1.", "-"), "" otherwise
+    wrapped: bool = False  # its line ends are the page's wraps (a PDF): "neces-" + newline + "sarily" is one word
 
 
 def pieces(chunk: Chunk) -> list[Piece]:
@@ -85,7 +86,40 @@ def pieces(chunk: Chunk) -> list[Piece]:
             # a setext or permalink heading packed into the chunk reads as prose: its place says it is a heading
             own = "heading" if chunk.in_heading(chunk.start + start) else kind
             out.append(Piece(chunk.start + start, chunk.start + u.end, text[start:u.end], b, own, depth, marker))
-    return _first_item(out)
+    return _page_lines(chunk, out) if chunk.kind == "pdf" else _first_item(out)
+
+
+def _page_lines(chunk: Chunk, ps: list[Piece]) -> list[Piece]:
+    """A PDF page's sentences, with a heading line cut off the sentence it runs into: pypdf marks no paragraph, so
+    "2.3 Category codes" + newline + "Each of the 256 ..." reads as one. Only a line naming the chunk's section is
+    cut: a short line is as often a term whose definition follows ("pairs(X)" + newline + "produces ...")."""
+    leaves = {_label(h.rsplit(" > ", 1)[-1]) for h in
+              [chunk.heading, *(h for _, _, h in chunk.metadata.get("sections") or ())] if h}
+    out = []
+    for p in ps:
+        at = 0
+        for m in re.finditer(r"[^\n]+(?:\n|$)", p.text) if leaves else ():
+            if _label(m.group()) in leaves:
+                out += _trimmed(p, at, m.start(), p.kind) + _trimmed(p, m.start(), m.end(), "heading")
+                at = m.end()
+        out += _trimmed(p, at, len(p.text), p.kind)
+    return out
+
+
+def _trimmed(p: Piece, a: int, b: int, kind: str) -> list[Piece]:
+    """p.text[a:b] without its surrounding whitespace, as a piece of its own ([] if blank)."""
+    text = p.text[a:b]
+    if not text.strip():
+        return []
+    a += len(text) - len(text.lstrip())
+    text = text.strip()
+    return [Piece(p.start + a, p.start + a + len(text), text, p.block, kind, p.depth, p.marker, wrapped=True)]
+
+
+def _label(line: str) -> str:
+    """A heading line as the outline names it: its number off ("2.3 Category codes" -> "category codes")."""
+    return " ".join(re.sub(r"^(?:(?:chapter|part|section|appendix)\s+)?[\dIVXLC]+(?:\.\d+)*\.?\s+", "", line,
+                           flags=re.I).split()).lower()
 
 
 def _first_item(ps: list[Piece]) -> list[Piece]:
@@ -120,7 +154,8 @@ def plain(p: Piece) -> str:
     """What a reader sees of a piece, on one line; code as written, inline code too (`<BOS>` is no HTML tag)."""
     if p.kind == "code":
         return p.text
-    parts = INLINE_CODE.split(re.sub(r"(\*\*|__|[*_])(`[^`\n]+`)\1", r"\2", p.text))  # **`Ctrl+;`**: just the code
+    text = HYPHEN_BREAK.sub(r"\1\2", p.text) if p.wrapped else p.text
+    parts = INLINE_CODE.split(re.sub(r"(\*\*|__|[*_])(`[^`\n]+`)\1", r"\2", text))  # **`Ctrl+;`**: just the code
     return " ".join("".join(x if i % 2 else _spaced(x) for i, x in enumerate(parts)).split())
 
 

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from itertools import islice
 
 from .counting import Counts
-from .markdown import LIGATURES, clean_inline
+from .markdown import HYPHEN_BREAK, LIGATURES, clean_inline
 from .spans import RULE, TABLE_DELIMITER, Block, Unit, blocks, layout
 from .tokens import TokenCounter
 from .types import Chunk, ParsedDocument, Section
 
 CHUNKER_VERSION = 9  # 8 (never landed) stored packed sections as pairs
-HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")
 WORD = re.compile(r"\S+")
 COLON_END = re.compile(r":[*_`)\]>\s]*$")
 

@@ -39,6 +39,7 @@ SPACES = re.compile(r"[ \t]+")
 EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])[*_](?=\S)|(?<=\S)[*_](?![\w*])")
 
 
+HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")  # a word a PDF page's line end split ("neces-" + "sarily")
 # a typeset book's ligature glyphs, as pypdf extracts them ("ﬁnd"): one word to a reader, an unknown one to the
 # model's vocabulary and to BM25 unless spelt out
 LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",

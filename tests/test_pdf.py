@@ -323,3 +323,23 @@ def test_ligature_glyphs_read_as_their_letters():
     for kind in ("pdf", "note"):
         assert embed_view(page, kind) == "Readers find the effect of the flow."
     assert Analyzer()(page) == Analyzer()("Readers find the effect of the flow.")
+
+
+def test_an_answer_reads_a_pdf_page_as_its_words_not_its_lines():
+    """pypdf marks no paragraph: a heading line runs into the sentence under it, and a word split at a line end
+    keeps its hyphen. The answerer's sentences cut the heading off and join the word; quotes stay the page's text."""
+    from assistant.citations import pieces, plain
+    from ingest.types import Chunk
+
+    page = "2.3 Category codes\nEach of the 256 codes has a category, though not neces-\nsarily the same one. It lasts."
+    chunk = Chunk(id="c", source="b.pdf", kind="pdf", title="b", heading="Catcodes > Category codes", page=3,
+                  start=10, end=10 + len(page), text=page)
+    ps = pieces(chunk)
+    assert [(p.kind, plain(p)) for p in ps] == [
+        ("heading", "2.3 Category codes"),
+        ("prose", "Each of the 256 codes has a category, though not necessarily the same one."),
+        ("prose", "It lasts.")]
+    assert all(p.text == page[p.start - 10:p.end - 10] for p in ps)  # offsets into the page, as citations quote
+    note = Chunk(id="n", source="n.md", kind="note", title="n", heading="", page=None, start=0, end=22,
+                 text="A well-\nknown example.")
+    assert plain(pieces(note)[0]) == "A well- known example."  # a note's line end is the writer's own
