@@ -5,7 +5,15 @@ a span of its page's text, so a citation still quotes `page_text[start:end]`.
 Why: a page of a typeset book opens with "CHAPTER 3. ATTENTION 57" and ends with its number. In every chunk of
 the page those words pull the chunk's vector and its BM25 terms towards the chapter's name, whatever the page says;
 and a page is cited as "p. 57" with no word of where in the book it is, while a note's passage reads
-"Title > Heading" to the model, to BM25 and to the user. The outline says where each chapter and section starts.
+"Title > Heading" to the model, to BM25 and to the user. The outline says where each chapter and section starts;
+a book without one (TeX for the Impatient) says it in its running heads, which then head their pages.
+
+Measured on four real book PDFs (two blind QA sets, 104 answerable questions), recall@5 / MRR@10 / nDCG@10 from
+whole pages with their furniture: 0.808 / 0.617 / 0.675 -> 0.769 / 0.660 / 0.708. Furniture out but no headings:
+0.817 / 0.627 / 0.685; a page headed only by the bookmark in force at its top (no cuts mid-page): 0.788 / 0.644 /
+0.698; headings in BM25 and citations but not in the model's header: 0.788 / 0.640 / 0.694; the short run a cut
+leaves at a page's top packed with the next section: 0.769 / 0.660 / 0.707. Headings make a section's passages
+alike: its right page comes first more often, and less often within five.
 """
 
 from __future__ import annotations
