@@ -14,7 +14,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 6  # in the index fingerprint: a parsing change re-chunks every note (6: inline code, book outlines)
+PARSER_VERSION = 6  # in the index fingerprint: a parsing change re-chunks every note (6: code, block ids, books)
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -44,12 +44,16 @@ HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\n[ \t]*(\w)")  # a word a PDF page's lin
 # model's vocabulary and to BM25 unless spelt out
 LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
                            "\ufb05": "st", "\ufb06": "st"})
+# an Obsidian block id ends its paragraph or list item ("... of the paper. ^key-claim"): a link target, hidden when
+# the note is read, and a random word to the model and to BM25
+BLOCK_ID = re.compile(r"(?:^|[ \t])\^[A-Za-z0-9-]+[ \t]*$", re.M)
 CODE_MARK = "\ue000"  # stands for an inline code span while the text around it is cleaned
 
 
 def clean_inline(text: str) -> str:
-    """What a reader sees: links as their text, highlights unmarked, images and HTML tags dropped; inline code as
-    written (`<h3>`, `__init__`, `[[`: what the docs tell you to type, and the words a question uses for it)."""
+    """What a reader sees: links as their text, highlights unmarked, images, HTML tags and block ids dropped;
+    inline code as written (`<h3>`, `__init__`, `[[`: what the docs tell you to type, and the words a question uses
+    for it)."""
     text = text.translate(LIGATURES)
     codes = INLINE_CODE.findall(text) if "`" in text else []
     if codes:
@@ -69,6 +73,8 @@ def clean_inline(text: str) -> str:
         text = EMPHASIS.sub("", text)
     if ">" in text:
         text = QUOTE_MARKS.sub("", text)
+    if "^" in text:
+        text = BLOCK_ID.sub("", text)
     if codes:
         back = iter(codes)
         text = re.sub(CODE_MARK, lambda _: next(back, ""), text)

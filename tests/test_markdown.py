@@ -227,6 +227,13 @@ def test_inline_code_reads_as_written():
     assert clean_inline("**`Ctrl+;`** then `a > b` > quoted") == "`Ctrl+;` then `a > b` > quoted"
 
 
+def test_block_ids_are_hidden_as_obsidian_hides_them():
+    """'^key-claim' closing a paragraph or item is a link target, not a word; a footnote's [^1] and x^2 stay."""
+    assert clean_inline("The main claim of the paper. ^key-claim") == "The main claim of the paper."
+    assert clean_inline("- an item ^item-1\n- another") == "- an item\n- another"
+    assert clean_inline("A note[^1] on $x^2$ ^ here.") == "A note[^1] on $x^2$ ^ here."
+
+
 def test_callout_marker_reads_as_a_label():
     """'> [!note] Title' keeps its title as text and its kind as a readable label."""
     assert clean_inline("> [!note] Key idea\n> Body text.") == "Note: Key idea\nBody text."
