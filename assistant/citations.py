@@ -228,17 +228,23 @@ def passages(spans: list[tuple[Chunk, int, int]], chunks: list[Chunk]) -> list[t
     """Spans (best first) that follow one another inside one chunk make one passage, cited once.
     Returns (the chunk holding the passage, its spans' indices in source order), best passage first."""
     groups: list[tuple[Chunk, list[int]]] = []
-    for i in sorted(range(len(spans)), key=lambda i: (spans[i][0].source, spans[i][1])):
+    # a PDF's offsets count from its page's start: a place is (source, page), never the source alone
+    for i in sorted(range(len(spans)), key=lambda i: (spans[i][0].source, spans[i][0].page or 0, spans[i][1])):
         chunk, s, e = spans[i]
-        if groups:
+        if groups and same_place(groups[-1][0], chunk):
             first, last = spans[groups[-1][1][0]][1], spans[groups[-1][1][-1]][2]
-            holder = next((ch for ch in chunks if ch.source == chunk.source and ch.start <= first and e <= ch.end
+            holder = next((ch for ch in chunks if same_place(ch, chunk) and ch.start <= first and e <= ch.end
                            and follows(ch, last, s)), None)
             if holder is not None:
                 groups[-1] = (holder, groups[-1][1] + [i])
                 continue
         groups.append((chunk, [i]))
     return sorted(groups, key=lambda g: min(g[1]))
+
+
+def same_place(a: Chunk, b: Chunk) -> bool:
+    """Offsets in a and b count from the same text: one note, or one page of a PDF."""
+    return a.source == b.source and a.page == b.page
 
 
 def citation(n: int, chunk: Chunk, span: Span) -> Citation:

@@ -28,6 +28,7 @@ from .citations import (
     passages,
     pieces,
     plain,
+    same_place,
     span_in,
     words,
 )
@@ -392,7 +393,8 @@ class ExtractiveAnswerer:
         seen: dict[tuple[str, int, int], Candidate] = {}
         for hit in hits:
             for c in candidates(hit, q):
-                seen.setdefault((hit.chunk.source, c.start, c.end), c)  # overlapping chunks repeat sentences
+                # overlapping chunks repeat sentences (a PDF's offsets count from its page)
+                seen.setdefault((hit.chunk.source, hit.chunk.page, c.start, c.end), c)
         cands = list(seen.values())
         texts = [render(c) for c in cands]
         # steps are embedded under their heading ("Install a new theme"), which says what they achieve
@@ -437,7 +439,7 @@ class ExtractiveAnswerer:
                 c.score += 0.08
         if q.howto:  # a step is best read within its steps: the list scores as its best step
             for c in (c for c in cands if c.steps):
-                inner = [d.score for d in cands if not d.steps and d.hit.chunk.source == c.hit.chunk.source
+                inner = [d.score for d in cands if not d.steps and same_place(d.hit.chunk, c.hit.chunk)
                          and c.start <= d.start < c.end]
                 c.score = max([c.score, *(x + 0.01 for x in inner)])
         return sorted(cands, key=lambda c: -c.score)
@@ -499,7 +501,7 @@ def _dated_neighbour(first: Candidate, cands: list[Candidate]) -> Candidate | No
 
 def _clash(c: Candidate, d: Candidate) -> bool:
     """Overlapping spans, or saying the same thing again."""
-    if c.hit.chunk.source == d.hit.chunk.source and c.start < d.end and d.start < c.end:
+    if same_place(c.hit.chunk, d.hit.chunk) and c.start < d.end and d.start < c.end:
         return True
     a, b = words(c.plain), words(d.plain)
     return len(a & b) / max(1, len(a | b)) > 0.5 or float(c.vec @ d.vec) > 0.9

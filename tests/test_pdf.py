@@ -343,3 +343,23 @@ def test_an_answer_reads_a_pdf_page_as_its_words_not_its_lines():
     note = Chunk(id="n", source="n.md", kind="note", title="n", heading="", page=None, start=0, end=22,
                  text="A well-\nknown example.")
     assert plain(pieces(note)[0]) == "A well- known example."  # a note's line end is the writer's own
+
+
+def test_sentences_of_two_pages_are_never_one_passage():
+    """A PDF's offsets count from its page's start: a sentence at 40-75 of page 48 and one at 90-146 of page 45 only
+    look like neighbours. Each is cited on its own page, quoting that page's text."""
+    from assistant.citations import passages, span_in
+    from ingest.types import Chunk
+
+    def page(n: int, text: str) -> Chunk:
+        return Chunk(id=f"p{n}", source="books/r.pdf", kind="pdf", title="r", heading="", page=n, start=0,
+                     end=len(text), text=text)
+
+    p48 = page(48, "A" * 39 + " The test measures the largest gap.")
+    p45 = page(45, "B" * 89 + " Plots against the generating distribution help as well.")
+    spans = [(p48, 40, len(p48.text)), (p45, 90, len(p45.text))]
+    groups = passages(spans, [p48, p45])
+    assert sorted((g[0].page, g[1]) for g in groups) == [(45, [1]), (48, [0])]
+    for chunk, members in groups:
+        s = spans[members[0]]
+        assert span_in(chunk, s[1], s[2]).text == chunk.text[s[1]:s[2]]
