@@ -21,7 +21,8 @@ A follow-up is searched with the question the answerer retrieved with (Answer.st
 
 Answers: found accuracy over all rows, its two errors listed apart (answered_out_of_scope: found though the
 row says the notes do not answer; refused_in_scope: not found though they do); citation faults (a [n] marker
-without citation n, a quote that is not the source's text[start:end] read from the index's vault); key-fact
+without citation n, a quote that is not the source's text[start:end] read from the index's vault, and in an
+offline answer a quote that does not say the text cited to it); key-fact
 containment (every `answer_contains` string in the answer text) over answerable rows that list key facts.
 """
 
@@ -29,11 +30,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 from ingest.errors import ConfigError, UnreadableFile
+from ingest.markdown import HYPHEN_BREAK, LIGATURES, clean_inline
 from ingest.types import Answer, Citation, Filters, Hit
 
 from .citations import MARKER, MARKER_GROUP
@@ -169,7 +172,29 @@ def citation_faults(answer: Answer, sources: SourceTexts) -> list[str]:
     faults = [f"[{n}] has no citation" for n in sorted(markers(answer.answer) - numbers)]
     for c in answer.citations:
         faults += _quote_fault(c, sources)
+    if answer.backend == "extractive":  # its text is the notes' own sentences: each one's quote must say it
+        faults += _unsaid(answer)
     return faults
+
+
+def _unsaid(answer: Answer) -> list[str]:
+    """Extractive citations whose quote does not hold the text cited to it (a sentence of page 48 cited on page 45
+    passes the quote check, offsets and all): most of the quote's words must be in the text before its [n]."""
+    cites = {c.n: c for c in answer.citations}
+    parts = MARKER.split(answer.answer)
+    faults = []
+    for text, n in zip(parts[0::2], parts[1::2], strict=False):
+        c = cites.get(int(n))
+        quoted = _content(clean_inline(c.quote)) if c else set()  # as read: a link's text, not its URL
+        if quoted and len(quoted & _content(text)) < 0.8 * len(quoted):
+            faults.append(f"[{n}] {c.source}{f' p. {c.page}' if c.page else ''}: the quote does not say the text "
+                          "cited to it")
+    return faults
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", HYPHEN_BREAK.sub(r"\1\2", text.translate(LIGATURES)).lower())
+            if len(w) > 3}
 
 
 def _quote_fault(c: Citation, sources: SourceTexts) -> list[str]:

@@ -134,6 +134,26 @@ def test_a_wrong_quote_offset_and_a_marker_without_citation_are_citation_faults(
     assert (result["citation_faults"], result["answers_with_citation_faults"]) == (2, 2)
 
 
+def test_an_offline_answer_cited_to_a_quote_that_does_not_say_it_is_a_citation_fault(tmp_path, notes):
+    """The quote check passes a sentence cited to the wrong place when the offsets fit the text there (a PDF page's
+    offsets count from each page): an offline answer is the notes' own sentences, so each quote must say its text.
+    A link reads as its text; a generated answer, which rewords, is not held to it."""
+    (notes / "notes" / "c.md").write_text("See [the paper](https://example.org/a-long-url) on needles.\n")
+    linked = cite(2, "notes/c.md", "See [the paper](https://example.org/a-long-url) on needles.\n",
+                  "See [the paper](https://example.org/a-long-url) on needles.")
+    elsewhere = cite(1, "notes/a.md", NOTE_A, "Gamma delta.")
+    rows = [{"question": q, "sources": ["notes/a.md"]} for q in ("wrong place", "linked", "generated")]
+    offline = {"wrong place": answer("wrong place", "The needle is here. [1]", [elsewhere]),
+               "linked": answer("linked", "See the paper on needles. [2]", [linked]),
+               "generated": answer("generated", "Needles live here. [1]", [elsewhere])}
+    for a in ("wrong place", "linked"):
+        offline[a] = Answer(a, offline[a].answer, offline[a].citations, "extractive", True)
+    result = evaluate(FakeAssistant(notes, {}, offline), qa_file(tmp_path, rows))
+    faults = {p["question"]: p["citation_faults"] for p in result["per_question"]}
+    assert faults == {"wrong place": ["[1] notes/a.md: the quote does not say the text cited to it"],
+                      "linked": [], "generated": []}
+
+
 def test_a_pdf_citation_is_checked_against_the_page_text_pypdf_gives(tmp_path):
     from pypdf import PdfReader
 
