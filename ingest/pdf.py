@@ -37,7 +37,13 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
             if not ok:
                 raise UnreadableFile(source, "encrypted and needs a password; save a decrypted copy "
                                              "(qpdf --decrypt) or list it in .rereadignore")
-        texts = {i: page.extract_text() or "" for i, page in enumerate(reader.pages, start=1)}
+        texts, unread = {}, []
+        for i, page in enumerate(reader.pages, start=1):
+            try:
+                texts[i] = page.extract_text() or ""
+            except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError,
+                    AssertionError, ZeroDivisionError) as e:  # one page's broken font or stream: that page only
+                texts[i], unread = "", [*unread, (i, f"{type(e).__name__}: {e}")]
         marks = outline(reader)
         info = reader.metadata or {}
         title = str(info.get("/Title") or "").strip()
@@ -51,11 +57,16 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
         raise UnreadableFile(source, f"not a readable PDF, corrupt or truncated ({type(e).__name__}: {e})") from None
     if not texts:
         raise UnreadableFile(source, "PDF has no pages")
+    if unread and len(unread) == len(texts):
+        raise UnreadableFile(source, f"no page could be read ({unread[0][1]}); report the file")
     if not any(t.strip() for t in texts.values()):
         raise UnreadableFile(source, "no extractable text, OCR not supported")
     sections = book_sections(texts, marks)  # headings from the outline, running heads and page numbers left out
     metadata = {"tags": [], "pages": len(texts)}
     if author:
         metadata["author"] = author
+    warnings = [f"page{'s' if len(unread) > 1 else ''} {', '.join(str(n) for n, _ in unread)} could not be read "
+                f"({unread[0][1]}) and {'are' if len(unread) > 1 else 'is'} left out; the rest of the book is "
+                "indexed"] if unread else []
     return ParsedDocument(source=source, kind="pdf", title=title or PurePosixPath(source).stem,
-                          texts=dict(texts), sections=sections, metadata=metadata)
+                          texts=dict(texts), sections=sections, metadata=metadata, warnings=warnings)

@@ -363,3 +363,26 @@ def test_sentences_of_two_pages_are_never_one_passage():
     for chunk, members in groups:
         s = spans[members[0]]
         assert span_in(chunk, s[1], s[2]).text == chunk.text[s[1]:s[2]]
+
+
+def test_a_page_pypdf_cannot_read_costs_that_page_only(tmp_path, monkeypatch):
+    """A real manual's page 75 raised OverflowError in pypdf's font decoding, and the whole book went unindexed.
+    Now that page is left out with a warning naming it; a book no page of which reads is reported by name."""
+    from pypdf import PageObject
+
+    path = write(tmp_path, "b.pdf", make_pdfs.text_pdf(["Page one reads.", "Page two breaks.", "Page three reads."]))
+    real = PageObject.extract_text
+
+    def extract(page, *args, **kwargs):
+        text = real(page, *args, **kwargs)
+        if "two" in text:
+            raise OverflowError("Python int too large to convert to C int")
+        return text
+
+    monkeypatch.setattr(PageObject, "extract_text", extract)
+    doc = parse_pdf("books/b.pdf", path)
+    assert sorted(s.page for s in doc.sections) == [1, 3]
+    assert doc.warnings == ["page 2 could not be read (OverflowError: Python int too large to convert to C int) "
+                            "and is left out; the rest of the book is indexed"]
+    monkeypatch.setattr(PageObject, "extract_text", lambda page, *a, **k: (_ for _ in ()).throw(OverflowError("x")))
+    assert "no page could be read (OverflowError: x)" in str(unreadable(path, "books/b.pdf"))
