@@ -28,6 +28,7 @@ RUNNING_PAGES = 3  # a top (or bottom) line of this many pages, digits aside, is
 ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 PAGE_NUMBER = re.compile(rf"(?:page\s+)?(?:\d{{1,4}}|{ROMAN})(?:\s+(?:of|/)\s+\d{{1,4}})?", re.I)
 LINE = re.compile(r"[^\n]*\S[^\n]*")
+LIGATURE_OF = {"ff": "\ufb00", "fi": "\ufb01", "fl": "\ufb02", "ffi": "\ufb03", "ffl": "\ufb04"}
 # a heading line may open with its number or its kind before the outline's title: "3.2 Scaled ...", "Chapter 3"
 NUMBERING = r"(?:(?:chapter|part|section|appendix)\s+)?(?:[\dIVXLC]+(?:\.\d+)*\.?\s+|[A-Z]\.\s+)?"
 
@@ -105,9 +106,14 @@ def bodies(texts: dict[int, str]) -> dict[int, tuple[int, int, str]]:
     return out
 
 
+def _typeset(word: str) -> str:
+    """A title's word as a pattern that also matches it typeset with ligatures ("Deﬁnition" for "Definition")."""
+    return re.sub(r"ffi|ffl|ff|fi|fl", lambda m: f"(?:{m.group()}|{LIGATURE_OF[m.group()]})", word)
+
+
 def _find(text: str, title: str, start: int, end: int) -> tuple[int, int] | None:
     """Where the heading titled `title` stands as a line of text[start:end]: (its line's start, the title's end)."""
-    words = [re.escape(w) for w in title.split()]
+    words = [_typeset(re.escape(w)) for w in title.split()]
     if not words:
         return None
     spaced = r"\s+".join(words)  # a long title may wrap onto the next line

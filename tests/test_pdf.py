@@ -386,3 +386,13 @@ def test_a_page_pypdf_cannot_read_costs_that_page_only(tmp_path, monkeypatch):
                             "and is left out; the rest of the book is indexed"]
     monkeypatch.setattr(PageObject, "extract_text", lambda page, *a, **k: (_ for _ in ()).throw(OverflowError("x")))
     assert "no page could be read (OverflowError: x)" in str(unreadable(path, "books/b.pdf"))
+
+
+def test_a_bookmark_is_found_where_its_title_is_typeset_with_ligatures():
+    """The outline says "Defining macros"; the page, as pypdf reads it, "3.1 Deﬁning macros"."""
+    from ingest.pdf_layout import sections
+
+    page = "Macros are abbreviations.\n3.1 De\ufb01ning macros\nA macro is de\ufb01ned with a def.\n"
+    parts = sections({1: page}, [(("Macros",), 1), (("Macros", "Defining macros"), 1)])
+    assert [(s.heading, page[s.start:s.end].strip()) for s in parts] == [
+        ("Macros", "Macros are abbreviations."), ("Macros > Defining macros", "A macro is de\ufb01ned with a def.")]
