@@ -92,7 +92,12 @@ def _titled(doc: ParsedDocument) -> str:
     return named(doc.title, doc.metadata.get("aliases"))
 
 
-def header(title: str, heading: str) -> str:
+def header(title: str, heading: str, kind: str = "note") -> str:
+    """What the model reads before a passage. A book's outline path runs deep ("11 Statistical models in R >
+    Nonlinear least squares and maximum likelihood models > Least squares"): its last part says where the page is
+    without crowding it (book PDFs, recall@5 / MRR@10 / nDCG@10 0.769 / 0.649 / 0.699 -> 0.789 / 0.651 / 0.700)."""
+    if kind == "pdf":
+        heading = heading.rsplit(" > ", 1)[-1]
     return f"{title} > {heading}\n" if heading else f"{title}\n"
 
 
@@ -212,7 +217,7 @@ class Chunker:
         from its pieces' counts; a chunk that opens inside a table embeds the table's header row first."""
         text = doc.texts[section.page]
         size = self.config.chunk_size
-        head = self.sizes.count(header(_titled(doc), section.heading), size)
+        head = self.sizes.count(header(_titled(doc), section.heading, doc.kind), size)
         budget = max(16, size - head - 2)
         found = self._blocks(doc, section)
         if not found:
@@ -308,8 +313,9 @@ class Chunker:
                 leaf = s.heading.rsplit(" > ", 1)[-1]
                 last = inner[-1][2] if inner else prev.heading
                 child = not last or s.heading.startswith(last + " > ")
+                own = self.sizes.count(header(_titled(doc), s.heading, doc.kind), size)  # packed, it is not read
                 if child and min(at, bt) <= size // 4 and (joined := at + bt + 1 + self.sizes.count(leaf, size)
-                                                 - self.sizes.count(header(_titled(doc), s.heading), size)) <= size:
+                                                           - own) <= size:
                     view = f"{av}\n{leaf}\n{bv}" if leaf else f"{av}\n{bv}"
                     # the heading's own lines (ATX, setext or a permalink mark) lie between the sections
                     out[-1] = (prev, (a0, b1, view, joined), [*inner, (before.end, s.start, s.heading)])
@@ -335,7 +341,7 @@ class Chunker:
             while i < len(marked) and marked[i][0] < end:
                 marks.append(text[max(marked[i][0], start):min(marked[i][1], end)])
                 i += 1
-            embed = header(_titled(doc), section.heading) + view
+            embed = header(_titled(doc), section.heading, doc.kind) + view
             if tokens + FIT_SLACK > self.counter.window - 2:  # near or over the model's window: cut to fit it
                 embed = self.sizes.fit(embed)
             out.append(Chunk(
