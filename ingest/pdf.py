@@ -42,7 +42,7 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
             try:
                 texts[i] = page.extract_text() or ""
             except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError,
-                    AssertionError, ZeroDivisionError) as e:  # one page's broken font or stream: that page only
+                    RecursionError, AssertionError, ZeroDivisionError) as e:  # a broken font or stream: that page only
                 texts[i], unread = "", [*unread, (i, f"{type(e).__name__}: {e}")]
         marks = outline(reader)
         info = reader.metadata or {}
@@ -52,7 +52,7 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
         raise
     except FileNotDecryptedError:
         raise UnreadableFile(source, "encrypted and needs a password; save a decrypted copy") from None
-    except (PdfReadError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+    except (PdfReadError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError,
             RecursionError, AssertionError, ZeroDivisionError) as e:
         raise UnreadableFile(source, f"not a readable PDF, corrupt or truncated ({type(e).__name__}: {e})") from None
     if not texts:
@@ -65,8 +65,8 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
     metadata = {"tags": [], "pages": len(texts)}
     if author:
         metadata["author"] = author
-    warnings = [f"page{'s' if len(unread) > 1 else ''} {', '.join(str(n) for n, _ in unread)} could not be read "
-                f"({unread[0][1]}) and {'are' if len(unread) > 1 else 'is'} left out; the rest of the book is "
-                "indexed"] if unread else []
+    pages = ", ".join(str(n) for n, _ in unread[:10]) + (f" and {len(unread) - 10} more" if len(unread) > 10 else "")
+    warnings = [f"page{'s' if len(unread) > 1 else ''} {pages} could not be read ({unread[0][1]}) and "
+                f"{'are' if len(unread) > 1 else 'is'} left out; the rest of the book is indexed"] if unread else []
     return ParsedDocument(source=source, kind="pdf", title=title or PurePosixPath(source).stem,
                           texts=dict(texts), sections=sections, metadata=metadata, warnings=warnings)

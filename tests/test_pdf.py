@@ -385,6 +385,17 @@ def test_a_page_pypdf_cannot_read_costs_that_page_only(tmp_path, monkeypatch):
     assert sorted(s.page for s in doc.sections) == [1, 3]
     assert doc.warnings == ["page 2 could not be read (OverflowError: Python int too large to convert to C int) "
                             "and is left out; the rest of the book is indexed"]
+    many = write(tmp_path, "many.pdf", make_pdfs.text_pdf([f"Broken {n}." for n in range(1, 13)] + ["Fine."]))
+
+    def deep(page, *args, **kwargs):
+        text = real(page, *args, **kwargs)
+        if "Broken" in text:
+            raise RecursionError("maximum recursion depth exceeded")
+        return text
+
+    monkeypatch.setattr(PageObject, "extract_text", deep)
+    assert parse_pdf("many.pdf", many).warnings[0].startswith(
+        "pages 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more could not be read (RecursionError: maximum recursion")
     monkeypatch.setattr(PageObject, "extract_text", lambda page, *a, **k: (_ for _ in ()).throw(OverflowError("x")))
     assert "no page could be read (OverflowError: x)" in str(unreadable(path, "books/b.pdf"))
 
