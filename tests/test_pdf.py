@@ -371,32 +371,28 @@ def test_a_page_pypdf_cannot_read_costs_that_page_only(tmp_path, monkeypatch):
     Now that page is left out with a warning naming it; a book no page of which reads is reported by name."""
     from pypdf import PageObject
 
-    path = write(tmp_path, "b.pdf", make_pdfs.text_pdf(["Page one reads.", "Page two breaks.", "Page three reads."]))
     real = PageObject.extract_text
 
-    def extract(page, *args, **kwargs):
-        text = real(page, *args, **kwargs)
-        if "two" in text:
-            raise OverflowError("Python int too large to convert to C int")
-        return text
+    def failing(word: str, error: Exception):
+        """pypdf's extract_text, raising `error` on the pages that hold `word`."""
+        def extract(page, *args, **kwargs):
+            text = real(page, *args, **kwargs)
+            if word in text:
+                raise error
+            return text
+        return extract
 
-    monkeypatch.setattr(PageObject, "extract_text", extract)
+    path = write(tmp_path, "b.pdf", make_pdfs.text_pdf(["Page one reads.", "Page two breaks.", "Page three reads."]))
+    monkeypatch.setattr(PageObject, "extract_text", failing("two", OverflowError("Python int too large to convert")))
     doc = parse_pdf("books/b.pdf", path)
     assert sorted(s.page for s in doc.sections) == [1, 3]
-    assert doc.warnings == ["page 2 could not be read (OverflowError: Python int too large to convert to C int) "
+    assert doc.warnings == ["page 2 could not be read (OverflowError: Python int too large to convert) "
                             "and is left out; the rest of the book is indexed"]
     many = write(tmp_path, "many.pdf", make_pdfs.text_pdf([f"Broken {n}." for n in range(1, 13)] + ["Fine."]))
-
-    def deep(page, *args, **kwargs):
-        text = real(page, *args, **kwargs)
-        if "Broken" in text:
-            raise RecursionError("maximum recursion depth exceeded")
-        return text
-
-    monkeypatch.setattr(PageObject, "extract_text", deep)
+    monkeypatch.setattr(PageObject, "extract_text", failing("Broken", RecursionError("maximum recursion depth")))
     assert parse_pdf("many.pdf", many).warnings[0].startswith(
         "pages 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more could not be read (RecursionError: maximum recursion")
-    monkeypatch.setattr(PageObject, "extract_text", lambda page, *a, **k: (_ for _ in ()).throw(OverflowError("x")))
+    monkeypatch.setattr(PageObject, "extract_text", failing("Page", OverflowError("x")))
     assert "no page could be read (OverflowError: x)" in str(unreadable(path, "books/b.pdf"))
 
 
