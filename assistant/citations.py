@@ -91,18 +91,22 @@ def pieces(chunk: Chunk) -> list[Piece]:
 
 def _page_lines(chunk: Chunk, ps: list[Piece]) -> list[Piece]:
     """A PDF page's sentences, with a heading line cut off the sentence it runs into: pypdf marks no paragraph, so
-    "2.3 Category codes" + newline + "Each of the 256 ..." reads as one. Only a line naming the chunk's section is
-    cut: a short line is as often a term whose definition follows ("pairs(X)" + newline + "produces ...")."""
+    "2.3 Category codes" + newline + "Each of the 256 ..." reads as one. A heading line is one the outline placed
+    (a packed section's heading lines) or one naming the chunk's section; other short lines are not cut, being as
+    often a term whose definition follows ("pairs(X)" + newline + "produces ...")."""
+    packed = [(hs, bs) for hs, bs, _ in chunk.metadata.get("sections") or ()]
     leaves = {_label(h.rsplit(" > ", 1)[-1]) for h in
               [chunk.heading, *(h for _, _, h in chunk.metadata.get("sections") or ())] if h}
     out = []
     for p in ps:
+        body = "prose" if p.kind == "heading" else p.kind  # a heading line ran into it, not the sentence's own kind
         at = 0
-        for m in re.finditer(r"[^\n]+(?:\n|$)", p.text) if leaves else ():
-            if _label(m.group()) in leaves:
-                out += _trimmed(p, at, m.start(), p.kind) + _trimmed(p, m.start(), m.end(), "heading")
+        for m in re.finditer(r"[^\n]+(?:\n|$)", p.text):
+            a, b = p.start + m.start(), p.start + m.end()
+            if _label(m.group()) in leaves or any(hs <= a and b <= bs + 1 for hs, bs in packed):
+                out += _trimmed(p, at, m.start(), body) + _trimmed(p, m.start(), m.end(), "heading")
                 at = m.end()
-        out += _trimmed(p, at, len(p.text), p.kind)
+        out += _trimmed(p, at, len(p.text), body)
     return out
 
 

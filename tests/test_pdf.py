@@ -341,6 +341,10 @@ def test_an_answer_reads_a_pdf_page_as_its_words_not_its_lines():
         ("prose", "Each of the 256 codes has a category, though not necessarily the same one."),
         ("prose", "It lasts.")]
     assert all(p.text == page[p.start - 10:p.end - 10] for p in ps)  # offsets into the page, as citations quote
+    # a section packed into the chunk: the outline placed its heading line, whatever the line says
+    packed = Chunk(id="d", source="b.pdf", kind="pdf", title="b", heading="Catcodes", page=3, start=0,
+                   end=len(page), text=page, metadata={"sections": [(0, 18, "Catcodes > Codes of categories")]})
+    assert [p.kind for p in pieces(packed)] == ["heading", "prose", "prose"]
     note = Chunk(id="n", source="n.md", kind="note", title="n", heading="", page=None, start=0, end=22,
                  text="A well-\nknown example.")
     assert plain(pieces(note)[0]) == "A well- known example."  # a note's line end is the writer's own
