@@ -16,6 +16,9 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    # what pypdf raises on a malformed file, stream or font (besides OSError reading it)
+    broken = (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError,
+              AssertionError, ZeroDivisionError)
     try:
         with open(path, "rb") as f:
             head = f.read(1024)
@@ -37,13 +40,14 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
             if not ok:
                 raise UnreadableFile(source, "encrypted and needs a password; save a decrypted copy "
                                              "(qpdf --decrypt) or list it in .rereadignore")
-        texts, unread = {}, []
+        texts: dict[int, str] = {}
+        unread: list[tuple[int, str]] = []
         for i, page in enumerate(reader.pages, start=1):
             try:
                 texts[i] = page.extract_text() or ""
-            except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError,
-                    RecursionError, AssertionError, ZeroDivisionError) as e:  # a broken font or stream: that page only
-                texts[i], unread = "", [*unread, (i, f"{type(e).__name__}: {e}")]
+            except broken as e:  # a broken font or stream: that page only
+                texts[i] = ""
+                unread.append((i, f"{type(e).__name__}: {e}"))
         marks = outline(reader)
         info = reader.metadata or {}
         title = str(info.get("/Title") or "").strip()
@@ -52,8 +56,7 @@ def parse_pdf(source: str, path: Path) -> ParsedDocument:
         raise
     except FileNotDecryptedError:
         raise UnreadableFile(source, "encrypted and needs a password; save a decrypted copy") from None
-    except (PdfReadError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError,
-            RecursionError, AssertionError, ZeroDivisionError) as e:
+    except (OSError, *broken) as e:
         raise UnreadableFile(source, f"not a readable PDF, corrupt or truncated ({type(e).__name__}: {e})") from None
     if not texts:
         raise UnreadableFile(source, "PDF has no pages")
