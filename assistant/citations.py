@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.markdown import HYPHEN_BREAK, clean_inline
+from ingest.pdf_layout import label
 from ingest.spans import HEADING, LIST_MARKER, TABLE_DELIMITER, layout, units
 from ingest.types import Chunk, Citation, Span
 
@@ -95,7 +96,7 @@ def _page_lines(chunk: Chunk, ps: list[Piece]) -> list[Piece]:
     (a packed section's heading lines) or one naming the chunk's section; other short lines are not cut, being as
     often a term whose definition follows ("pairs(X)" + newline + "produces ...")."""
     packed = [(hs, bs) for hs, bs, _ in chunk.metadata.get("sections") or ()]
-    leaves = {_label(h.rsplit(" > ", 1)[-1]) for h in
+    leaves = {label(h.rsplit(" > ", 1)[-1]) for h in
               [chunk.heading, *(h for _, _, h in chunk.metadata.get("sections") or ())] if h}
     out = []
     for p in ps:
@@ -103,7 +104,7 @@ def _page_lines(chunk: Chunk, ps: list[Piece]) -> list[Piece]:
         at = 0
         for m in re.finditer(r"[^\n]+(?:\n|$)", p.text):
             a, b = p.start + m.start(), p.start + m.end()
-            if _label(m.group()) in leaves or any(hs <= a and b <= bs + 1 for hs, bs in packed):
+            if label(m.group()) in leaves or any(hs <= a and b <= bs + 1 for hs, bs in packed):
                 out += _trimmed(p, at, m.start(), body) + _trimmed(p, m.start(), m.end(), "heading")
                 at = m.end()
         out += _trimmed(p, at, len(p.text), body)
@@ -118,12 +119,6 @@ def _trimmed(p: Piece, a: int, b: int, kind: str) -> list[Piece]:
     a += len(text) - len(text.lstrip())
     text = text.strip()
     return [Piece(p.start + a, p.start + a + len(text), text, p.block, kind, p.depth, p.marker, wrapped=True)]
-
-
-def _label(line: str) -> str:
-    """A heading line as the outline names it: its number off ("2.3 Category codes" -> "category codes")."""
-    return " ".join(re.sub(r"^(?:(?:chapter|part|section|appendix)\s+)?[\dIVXLC]+(?:\.\d+)*\.?\s+", "", line,
-                           flags=re.I).split()).lower()
 
 
 def _first_item(ps: list[Piece]) -> list[Piece]:

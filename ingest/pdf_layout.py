@@ -32,7 +32,8 @@ PAGE_NUMBER = re.compile(rf"(?:page\s+)?(?:\d{{1,4}}|{ROMAN})(?:\s+(?:of|/)\s+\d
 LINE = re.compile(r"[^\n]*\S[^\n]*")
 LIGATURE_OF = {"ff": "\ufb00", "fi": "\ufb01", "fl": "\ufb02", "ffi": "\ufb03", "ffl": "\ufb04"}
 # a heading line may open with its number or its kind before the outline's title: "3.2 Scaled ...", "Chapter 3"
-NUMBERING = r"(?:(?:chapter|part|section|appendix)\s+)?(?:[\dIVXLC]+(?:\.\d+)*\.?\s+|[A-Z]\.\s+)?"
+# (numerals and an appendix's letter in capitals even where the rest is matched in any case: "Civil War" is no "War")
+NUMBERING = r"(?:(?:chapter|part|section|appendix)\s+)?(?-i:[\dIVXLC]+(?:\.\d+)*\.?\s+|[A-Z]\.\s+)?"
 
 
 def outline(reader) -> list[tuple[tuple[str, ...], int]]:
@@ -111,6 +112,12 @@ def bodies(texts: dict[int, str]) -> dict[int, tuple[int, int, str]]:
 def _typeset(word: str) -> str:
     """A title's word as a pattern that also matches it typeset with ligatures ("Deﬁnition" for "Definition")."""
     return re.sub(r"ffi|ffl|ff|fi|fl", lambda m: f"(?:{m.group()}|{LIGATURE_OF[m.group()]})", word)
+
+
+def label(line: str) -> str:
+    """A heading line as the outline names it, to compare: its number off, lower case ("2.3 Category codes" ->
+    "category codes")."""
+    return " ".join(re.sub(rf"(?i)^\s*{NUMBERING}", "", line).split()).lower()
 
 
 def _find(text: str, title: str, start: int, end: int) -> tuple[int, int] | None:
