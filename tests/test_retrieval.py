@@ -514,7 +514,7 @@ def test_a_candidate_with_no_sentence_to_read_keeps_its_own_cosine(tmp_path, fak
     fused, cosine = {"table": 1.0, "prose": 0.9}, {"table": 0.8, "prose": 0.1}
     qvec = fake_embedder.embed(["open the command palette"])[0]
     order = retriever._rescore(SimpleNamespace(collection="c"), qvec, ["table", "prose"], chunks, fused, cosine)
-    assert order == ["table", "prose"] and fused["table"] == pytest.approx(1.4)
+    assert order == ["table", "prose"] and fused["table"] == pytest.approx(1.0 + retriever.config.sentence_weight * 0.8)
 
 
 def test_the_memo_keeps_each_encoders_vectors_apart(fake_embedder):
