@@ -88,8 +88,11 @@ INSTRUCTION = re.compile(r"(?:to\s[^,.:;]{3,80},\s*)?(?:then\s+)?(?:open|select|
 STEPS_LEAD = re.compile(r"^to\s|\b(?:steps?|ways?|methods?|follow(?:ing)?|either)\b", re.I)
 ALTERNATIVE = re.compile(r"(?:you\s+can\s+also|or|alternatively|also)\b", re.I)
 # a sentence that leans on the one before it ("This configuration is written in Ruby.", "Without this, no one
-# can legally use it."): read with its predecessor, it often holds the fact the predecessor only sets up
-LEANS_BACK = re.compile(r"^\W*(?:(?:\w+\s+){0,2}(?:this|these|those)\b|(?:it|they|such|that)\s)", re.I)
+# can legally use it."): read with its predecessor, it often holds the fact the predecessor only sets up. A connective
+# leans back too ("Therefore, they cannot be nested ...": the reason is the sentence before); "however" only with its
+# comma ("However faint that prospect ..." is a degree). Key fact Python-Markdown and book PDFs 2 +0.02, others same
+LEANS_BACK = re.compile(r"^\W*(?:(?:therefore|thus|hence|consequently|otherwise|specifically|instead)\b|however,"
+                        r"|(?:\w+\s+){0,2}(?:this|these|those)\b|(?:it|they|such|that)\s)", re.I)
 # an acronym the question asks about ("What does TPOT stand for?", "What is MMLU?") and the words that spell it out
 ACRONYM = re.compile(r"(?<![\w-])([A-Z][A-Z0-9]{1,7})s?(?![\w-])")
 SPELLS_OUT = re.compile(r"\b(?:stand|stands|short|acronym|abbreviation|letters)\b", re.I)

@@ -428,6 +428,25 @@ def test_a_key_sentence_that_leans_back_comes_after_the_sentence_it_leans_on(ans
     check_citations(answer, {"1804.md": CESSION})
 
 
+FENCES = """# Fenced Code Blocks
+
+Fenced code blocks are only supported at the document root level. Therefore, they cannot be nested inside lists or \
+blockquotes. However faint the need, an indented code block can stand in a list item.
+"""
+
+
+def test_a_sentence_opening_with_therefore_comes_after_the_sentence_it_leans_on(answerer):
+    """"Therefore, they cannot be nested ..." says why only with the sentence before it ("only ... at the document
+    root level"); "However faint ..." is no connective and leans on nothing."""
+    from assistant.extractive import LEANS_BACK
+
+    answer = answerer.answer("Can I nest a fenced code block inside a list?", [hit("fenced.md", FENCES)])
+    assert answer.found and answer.answer.index("root level") < answer.answer.index("Therefore")
+    check_citations(answer, {"fenced.md": FENCES})
+    assert not LEANS_BACK.search("However faint the need, an indented code block can stand in a list item.")
+    assert LEANS_BACK.search("However, the toc extension is not part of Extra.")
+
+
 ADDRESS = """# 1972 State of the Union — Richard Nixon
 
 We have great differences with both powers. As you know, I will soon be visiting the People's Republic of China \
