@@ -664,3 +664,50 @@ def test_a_short_value_is_re_read_with_the_heading_its_own_vector_holds(tmp_path
     app.index()
     hits = app.search("What is the population of Iceland?", k=3, rescore=True)
     assert hits[0].chunk.heading == "Population"
+
+
+def test_a_deep_lexical_candidate_is_read_only_when_it_can_still_place(tmp_path):
+    """The lexical side brings 200 candidates; one the dense side did not return has a cosine no higher than the
+    dense side's last, so its vector (~0.1 ms to read) is read only when that ceiling plus its BM25 share beats the
+    k-th candidate. The one that can place and does is read and ranked first; the ones that cannot are never read."""
+    from types import SimpleNamespace
+
+    from assistant.retrieval import Retriever
+
+    def chunk(cid: str) -> Chunk:
+        return Chunk(id=cid, source=f"{cid}.md", kind="note", title=cid, heading="", page=None, start=0, end=4,
+                     text="text")
+
+    def vec(cos: float) -> list[float]:
+        return [cos, float(np.sqrt(1 - cos * cos))]
+
+    dense = [(chunk("A"), 0.9), (chunk("B"), 0.6), (chunk("D"), 0.55), (chunk("E"), 0.5)]
+    bm25 = [("L1", 10.0), ("L2", 9.9), ("L3", 9.8), ("L4", 9.7), ("L5", 9.6), ("L6", 1.0), ("L7", 0.5), ("L8", 0.2)]
+    cos = {"L1": 0.1, "L2": 0.1, "L3": 0.1, "L4": 0.1, "L5": 0.45, "L6": 0.5, "L7": 0.5, "L8": 0.5}
+    read: list[str] = []
+
+    class Store:
+        def query(self, name, vector, k, filters=None, files=None, texts=True):
+            return dense[:k]
+
+        def get_with_vectors(self, name, ids, files=None, texts=True):
+            read.extend(ids)
+            return {i: (chunk(i), vec(cos[i])) for i in ids}
+
+        def with_texts(self, name, chunks):
+            return chunks
+
+    class Generation:
+        def search(self, terms, k, filters=None):
+            return [(i, s, f"{i}.md") for i, s in bm25[:k]]
+
+    class Embedder:
+        def embed(self, texts):
+            return [[1.0, 0.0] for _ in texts]
+
+    retriever = Retriever(Store(), Embedder(), tmp_path,
+                          RetrievalConfig(depth=4, lexical_depth=8, spread_margin=0.0, rescore=0))
+    retriever._gen = ("g1", Generation())
+    hits = retriever.retrieve(SimpleNamespace(collection="c", files={}, lexical="g1"), "query words", 1)
+    assert [h.chunk.id for h in hits] == ["L5"] and hits[0].fused == pytest.approx(0.45 + 0.5 * 9.6 / 10)
+    assert sorted(read) == ["L1", "L2", "L3", "L4", "L5"]  # L6-L8 could reach 0.5 + 0.05 at best: under A's 0.9
