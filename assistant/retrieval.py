@@ -22,16 +22,17 @@ the other four sets within 0.001. Tried and left out: reading pairs of neighbour
 +0.005); reading a short sentence under its heading in the offline answer ("Population: 331,918 ...": it then
 took Norway's population for Iceland's, key fact -0.02 and -0.03 on two sets).
 
-Kept (session 12): the lexical side brings 200 candidates (was 50, as the dense side still does), and the re-read
-sentence weighs 0.75 (was 0.5). A chunk 60th to 200th by BM25 whose cosine is fair can lead the fused order; at 50
-it was never read. recall@5 / MRR@10 before -> after: book PDFs 0.775 / 0.630 -> 0.800 / 0.680 (the second set
-0.812 / 0.675 -> 0.828 / 0.673), Factbook 0.924 / 0.886 -> 0.943 / 0.908, Python-Markdown 0.836 / 0.682 -> 0.855 /
-0.684, held-out sample 1.0 / 0.944 -> 1.0 / 0.961, Turing Way MRR 0.906 -> 0.919, sotu2 0.860 -> 0.873, the rest
-within 0.01 up; refusals unchanged. The dense side deeper (200) added nothing; re-reading 15 or 30 candidates
-(instead of 7) gained ~0.01 more MRR on four sets and cost a State of the Union question its place in the top 5;
-a sentence weight of 1.0 gained on the sample and Turing Way and lost on Python-Markdown and the books. A chunk the
-dense side did not return is read (its vector, ~0.1 ms) only when its best possible fused score can still place it:
-~5 of the 150 deeper BM25 candidates on the book vault, 2 on Python-Markdown.
+Kept (session 12): the lexical side brings 200 candidates (was 50, as the dense side still does). A chunk 60th to
+200th by BM25 whose cosine is fair can lead the fused order; at 50 it was never read. recall@5 / MRR@10 before ->
+after: book PDFs 0.775 / 0.630 -> 0.800 / 0.682, Factbook 0.924 / 0.886 -> 0.943 / 0.903; the second book set
+0.812 / 0.675 -> 0.812 / 0.672, a new blind set (PyMdown Extensions' docs) 0.854 / 0.633 -> 0.854 / 0.631, the
+six others identical; refusals unchanged. The dense side deeper (200) added nothing. A chunk the dense side did
+not return is read (its vector, ~0.1 ms) only when its best possible fused score can still place it: ~5 of the 150
+deeper BM25 candidates on the book vault, 2 on Python-Markdown. Tried with it and left out: a re-read sentence
+weight of 0.75 (MRR up to +0.018 on seven of nine sets, the sample most, but the blind PyMdown set lost a question
+from the top 5, MRR -0.009: no gain where it was not tuned); 1.0 (lost on Python-Markdown and the books);
+re-reading 15 or 30 candidates instead of 7 (~+0.01 MRR on four sets, a State of the Union question out of the top
+5, ~+60 ms an ask); a lexical weight of 0.4 or 0.6 (mixed, within 0.02).
 
 Tried and left out: pseudo-relevance feedback (Rocchio on the query
 vector, beta 0.3-0.7, and RM3-style expansion terms: -0.03 to +0.01); field weights (folder, title and heading
@@ -88,7 +89,7 @@ class RetrievalConfig:
     lexical_weight: float = 0.5  # times BM25 over the best BM25 of the query: 1 for the best lexical match
     per_note: int = 3  # chunks of one note in the top k before other notes get their turn
     rescore: int = 7  # the first fused candidates an answer's retrieval re-reads sentence by sentence (0: off)
-    sentence_weight: float = 0.75  # times the query's cosine with a candidate's best sentence, added to its score
+    sentence_weight: float = 0.5  # times the query's cosine with a candidate's best sentence, added to its score
     pointer_words: int = 20  # a re-read passage this short that links to a candidate's note yields to it (0: off)
     spread_margin: float = 0.1  # a note's chunk past per_note still comes first when it leads by this much (0: never)
 
