@@ -159,9 +159,10 @@ class Retriever:
         lexical_only = [cid for cid, _, _ in lex if cid not in cosine]
         self._read(m, lexical_only[:depth], chunks, cosine, qvec)
         deeper = lexical_only[depth:]
-        if deeper and len(dense) == depth:
+        if deeper and len(dense) == depth and cfg.spread_margin > 0:
             # a chunk the dense side did not return is no closer than its last one: read (~0.1 ms each) only those
             # whose best possible score still beats the k-th candidate's, less the margin spread() may take off it
+            # (a hard cap, margin 0, may reach past the k-th for another note: there every one is read)
             known = sorted((fuse(i) for i in chunks), reverse=True)
             bar = known[min(k, len(known)) - 1] - cfg.spread_margin
             ceiling = cfg.dense_weight * dense[-1][1]

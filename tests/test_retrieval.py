@@ -705,9 +705,15 @@ def test_a_deep_lexical_candidate_is_read_only_when_it_can_still_place(tmp_path)
         def embed(self, texts):
             return [[1.0, 0.0] for _ in texts]
 
-    retriever = Retriever(Store(), Embedder(), tmp_path,
-                          RetrievalConfig(depth=4, lexical_depth=8, spread_margin=0.0, rescore=0))
-    retriever._gen = ("g1", Generation())
-    hits = retriever.retrieve(SimpleNamespace(collection="c", files={}, lexical="g1"), "query words", 1)
+    def search(margin: float) -> list:
+        read.clear()
+        retriever = Retriever(Store(), Embedder(), tmp_path,
+                              RetrievalConfig(depth=4, lexical_depth=8, spread_margin=margin, rescore=0))
+        retriever._gen = ("g1", Generation())
+        return retriever.retrieve(SimpleNamespace(collection="c", files={}, lexical="g1"), "query words", 1)
+
+    hits = search(0.05)
     assert [h.chunk.id for h in hits] == ["L5"] and hits[0].fused == pytest.approx(0.45 + 0.5 * 9.6 / 10)
-    assert sorted(read) == ["L1", "L2", "L3", "L4", "L5"]  # L6-L8 could reach 0.5 + 0.05 at best: under A's 0.9
+    assert sorted(read) == ["L1", "L2", "L3", "L4", "L5"]  # L6-L8 could reach 0.5 + 0.05 at best: under 0.9 - 0.05
+    # a hard cap (no margin) may pass over the k-th candidate for another note's: every deeper one is read then
+    assert [h.chunk.id for h in search(0.0)] == ["L5"] and len(read) == 8
