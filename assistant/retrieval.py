@@ -24,15 +24,15 @@ took Norway's population for Iceland's, key fact -0.02 and -0.03 on two sets).
 
 Kept (session 12): the lexical side brings 200 candidates (was 50, as the dense side still does). A chunk 60th to
 200th by BM25 whose cosine is fair can lead the fused order; at 50 it was never read. recall@5 / MRR@10 before ->
-after: book PDFs 0.775 / 0.630 -> 0.800 / 0.682, Factbook 0.924 / 0.886 -> 0.943 / 0.903; the second book set
-0.812 / 0.675 -> 0.812 / 0.672, a new blind set (PyMdown Extensions' docs) 0.854 / 0.633 -> 0.854 / 0.631, the
-six others identical; refusals unchanged. The dense side deeper (200) added nothing. A chunk the dense side did
-not return is read (its vector, ~0.1 ms) only when its best possible fused score can still place it: ~5 of the 150
-deeper BM25 candidates on the book vault, 2 on Python-Markdown. Tried with it and left out: a re-read sentence
-weight of 0.75 (MRR up to +0.018 on seven of nine sets, the sample most, but the blind PyMdown set lost a question
-from the top 5, MRR -0.009: no gain where it was not tuned); 1.0 (lost on Python-Markdown and the books);
-re-reading 15 or 30 candidates instead of 7 (~+0.01 MRR on four sets, a State of the Union question out of the top
-5, ~+60 ms an ask); a lexical weight of 0.4 or 0.6 (mixed, within 0.02).
+after: book PDFs 0.775 / 0.630 -> 0.800 / 0.682, Factbook 0.924 / 0.886 -> 0.943 / 0.903; the second book set 0.812 /
+0.675 -> 0.812 / 0.672, a new blind set (PyMdown Extensions' docs) 0.854 / 0.633 -> 0.854 / 0.631, the six others
+identical; refusals unchanged. The dense side deeper (200) added nothing. A chunk the dense side did not return needs
+its vector read (~0.1 ms each): an answer's search reads all of them, a plain search only those whose best possible
+fused score can still place (~5 of the 150 on the book vault, 2 on Python-Markdown). Tried with it and left out: a
+re-read sentence weight of 0.75 (MRR up to +0.018 on seven of nine sets, the sample most, but the blind PyMdown set lost
+a question from the top 5, MRR -0.009: no gain where it was not tuned); 1.0 (lost on Python-Markdown and the books);
+re-reading 15 or 30 candidates instead of 7 (~+0.01 MRR on four sets, a State of the Union question out of the top 5,
+~+60 ms an ask); a lexical weight of 0.4 or 0.6 (mixed, within 0.02).
 
 Tried and left out: pseudo-relevance feedback (Rocchio on the query
 vector, beta 0.3-0.7, and RM3-style expansion terms: -0.03 to +0.01); field weights (folder, title and heading
@@ -159,15 +159,17 @@ class Retriever:
         lexical_only = [cid for cid, _, _ in lex if cid not in cosine]
         self._read(m, lexical_only[:depth], chunks, cosine, qvec)
         deeper = lexical_only[depth:]
-        if deeper and len(dense) == depth and cfg.spread_margin > 0:
-            # a chunk the dense side did not return is no closer than its last one: read (~0.1 ms each) only those
-            # whose best possible score still beats the k-th candidate's, less the margin spread() may take off it
-            # (a hard cap, margin 0, may reach past the k-th for another note: there every one is read)
+        if deeper and not rescore and cfg.spread_margin > 0 and len(dense) == depth:
+            # a plain search (~10 ms) reads a deeper one's vector (~0.1 ms each) only when it can still place: a chunk
+            # the dense side did not return is no closer than its last one, so its best possible score is that
+            # ceiling plus its BM25 share, against the k-th candidate's less the margin spread() may take off it;
+            # and at most as many again, where BM25 is flat and every one could. An answer's search reads them all:
+            # its re-reading and pointers can lift a candidate from anywhere, and ~15 ms is little beside its ~150
             known = sorted((fuse(i) for i in chunks), reverse=True)
             bar = known[min(k, len(known)) - 1] - cfg.spread_margin
             ceiling = cfg.dense_weight * dense[-1][1]
-            deeper = [i for i in deeper if ceiling + cfg.lexical_weight * bm25[i] / best > bar]
-        self._read(m, deeper[:depth], chunks, cosine, qvec)  # at most as many again: a search stays ~10 ms
+            deeper = [i for i in deeper if ceiling + cfg.lexical_weight * bm25[i] / best > bar][:depth]
+        self._read(m, deeper, chunks, cosine, qvec)
         fused = {i: fuse(i) for i in chunks}
         order = sorted(fused, key=lambda i: -fused[i])
         if rescore and cfg.rescore and cfg.sentence_weight:

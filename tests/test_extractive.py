@@ -445,6 +445,7 @@ def test_a_sentence_opening_with_therefore_comes_after_the_sentence_it_leans_on(
     check_citations(answer, {"fenced.md": FENCES})
     assert not LEANS_BACK.search("However faint the need, an indented code block can stand in a list item.")
     assert LEANS_BACK.search("However, the toc extension is not part of Extra.")
+    assert not LEANS_BACK.search("Instead of tabs, use four spaces.") and LEANS_BACK.search("Instead, use spaces.")
 
 
 ADDRESS = """# 1972 State of the Union — Richard Nixon

@@ -668,8 +668,8 @@ def test_a_short_value_is_re_read_with_the_heading_its_own_vector_holds(tmp_path
 
 def test_a_deep_lexical_candidate_is_read_only_when_it_can_still_place(tmp_path):
     """The lexical side brings 200 candidates; one the dense side did not return has a cosine no higher than the
-    dense side's last, so its vector (~0.1 ms to read) is read only when that ceiling plus its BM25 share beats the
-    k-th candidate. The one that can place and does is read and ranked first; the ones that cannot are never read."""
+    dense side's last, so a plain search reads its vector (~0.1 ms) only when that ceiling plus its BM25 share beats
+    the k-th candidate. The one that can place and does is read and ranked first; the ones that cannot are not."""
     from types import SimpleNamespace
 
     from assistant.retrieval import Retriever
@@ -705,15 +705,18 @@ def test_a_deep_lexical_candidate_is_read_only_when_it_can_still_place(tmp_path)
         def embed(self, texts):
             return [[1.0, 0.0] for _ in texts]
 
-    def search(margin: float) -> list:
+    def search(margin: float, answer: bool = False) -> list:
         read.clear()
         retriever = Retriever(Store(), Embedder(), tmp_path,
                               RetrievalConfig(depth=4, lexical_depth=8, spread_margin=margin, rescore=0))
         retriever._gen = ("g1", Generation())
-        return retriever.retrieve(SimpleNamespace(collection="c", files={}, lexical="g1"), "query words", 1)
+        return retriever.retrieve(SimpleNamespace(collection="c", files={}, lexical="g1"), "query words", 1, None,
+                                  answer)
 
     hits = search(0.05)
     assert [h.chunk.id for h in hits] == ["L5"] and hits[0].fused == pytest.approx(0.45 + 0.5 * 9.6 / 10)
     assert sorted(read) == ["L1", "L2", "L3", "L4", "L5"]  # L6-L8 could reach 0.5 + 0.05 at best: under 0.9 - 0.05
     # a hard cap (no margin) may pass over the k-th candidate for another note's: every deeper one is read then
     assert [h.chunk.id for h in search(0.0)] == ["L5"] and len(read) == 8
+    # and an answer's search, whose re-reading and pointers can lift a candidate from anywhere
+    assert [h.chunk.id for h in search(0.05, answer=True)] == ["L5"] and len(read) == 8
