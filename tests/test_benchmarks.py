@@ -103,3 +103,18 @@ def test_beir_benchmark_runs_on_a_generated_set(tmp_path):
     assert out["MRR@10"] == 1.0 and out["recall@10"] == 1.0 and out["recall@100"] == 1.0
     assert 0.9 < out["nDCG@10"] <= 1.0
     assert out["index_seconds"] > 0 and out["search_seconds"] > 0
+
+
+def test_qa_sets_benchmark_prints_the_readme_table_as_json(tmp_path):
+    """One set end to end (the sample vault's held-out questions): indexed, evaluated, one JSON object out."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "qa_sets.py"), "--sets", "seed_holdout",
+                        "--index-root", str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    row = out["sets"]["seed_holdout"]
+    assert out["k"] == 5 and row["chunks"] > 0 and row["citation_faults"] == 0
+    assert row["recall@k"] >= 0.9 and row["refused_in_scope"].endswith("/30")
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "qa_sets.py"), "--sets", "nope"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown set(s) nope" in bad.stderr
