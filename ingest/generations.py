@@ -100,6 +100,8 @@ def repair(index_dir: Path, store: IndexStore, old: Manifest | None) -> bool:
                 entry.sha256, entry.size = "", -1  # forces a re-read and re-embed
         mf.save(index_dir, old)
         dirty.unlink()
+    elif old is None:  # a rebuild from nothing (no manifest, or a damaged one): the marker has nothing to repair
+        dirty.unlink(missing_ok=True)  # left, it made the next run repair a clean index (the kill -9 test, rarely)
     return stale
 
 
