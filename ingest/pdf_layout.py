@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from .markdown import LIGATURES
 from .types import Section
 
 EDGE_LINES = 3  # lines at the top and at the bottom of a page that may be running heads or feet
@@ -30,7 +31,7 @@ RUNNING_PAGES = 3  # a top (or bottom) line of this many pages, digits aside, is
 ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 PAGE_NUMBER = re.compile(rf"(?:page\s+)?(?:\d{{1,4}}|{ROMAN})(?:\s+(?:of|/)\s+\d{{1,4}})?", re.I)
 LINE = re.compile(r"[^\n]*\S[^\n]*")
-LIGATURE_OF = {"ff": "\ufb00", "fi": "\ufb01", "fl": "\ufb02", "ffi": "\ufb03", "ffl": "\ufb04"}
+LIGATURE_OF = {letters: chr(glyph) for glyph, letters in LIGATURES.items()}  # "fi" -> "ﬁ": the reverse map
 # a heading line may open with its number or its kind before the outline's title: "3.2 Scaled ...", "Chapter 3"
 # (numerals and an appendix's letter in capitals even where the rest is matched in any case: "Civil War" is no "War")
 NUMBERING = r"(?:(?:chapter|part|section|appendix)\s+)?(?-i:[\dIVXLC]+(?:\.\d+)*\.?\s+|[A-Z]\.\s+)?"
