@@ -535,3 +535,23 @@ def test_a_setext_heading_packed_into_a_chunk_is_neither_quoted_nor_a_lead_in(an
     steps = next(c for c in answer.citations if "Open Settings" in c.quote)
     assert steps.heading == "Install a theme" and not steps.quote.startswith("Install a theme")
     check_citations(answer, {"Themes.md": note})
+
+
+ECONOMY = ("## Economy\n\nThe island's economy is dependent on fishing, which leaves it exposed to swings in fish "
+           "prices. The sector accounts for about 90% of exports and a third of output. Tourism has grown quickly "
+           "since 2010.\n")
+QUOTAS = "## Fisheries\n\nQuotas set how much fish each boat may land in a year.\n"
+
+
+def test_the_sentence_reading_on_comes_when_it_says_what_else_was_asked(answerer):
+    """"How dependent are its exports ..." is answered by the key sentence only with the one after it, which holds
+    the exports and scores far below it; asked only about the economy, the key sentence stands alone."""
+    hits = [hit("Kelp Island.md", ECONOMY, heading="Economy"), hit("Quotas.md", QUOTAS, rank=2, score=0.4)]
+    exports = answerer.answer("How dependent are the island's exports on fishing?", hits)
+    assert exports.found and "90% of exports" in exports.answer and "Quotas" not in exports.answer
+    assert exports.answer.index("dependent on fishing") < exports.answer.index("90%")
+    assert len(exports.citations) == 1  # one passage, cited once
+    check_citations(exports, {"Kelp Island.md": ECONOMY, "Quotas.md": QUOTAS})
+    economy = answerer.answer("Is the island's economy dependent on fishing?", hits)
+    assert economy.found and "dependent on fishing" in economy.answer and "90%" not in economy.answer
+    assert "Tourism" not in exports.answer + economy.answer
