@@ -14,7 +14,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 6  # in the index fingerprint: a parsing change re-chunks every note (6: code, block ids, books)
+PARSER_VERSION = 7  # in the index fingerprint: a parsing change re-chunks every note (7: heading attributes)
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -23,6 +23,9 @@ SETEXT = re.compile(r"^(?![ \t]*(?:[-*+>#|<]|\d{1,3}[.)]|```|~~~))[ \t]{0,3}(\S[
 # a heading copied from a web page keeps its permalink mark: "Model Size#" or "Model Size¶" on a line of its own
 PERMALINK = re.compile(r"^[ \t]{0,3}([A-Za-z0-9][^\n#¶.!?:;,]{0,80}?)[ \t]*[#¶][ \t]*\r?$", re.M)
 INLINE_CODE = re.compile(r"`[^`\n]+`")
+# a heading's attribute list, Pandoc's "# Setup {#setup .unnumbered}" or kramdown's and Python-Markdown's
+# "## Using Git {: #git }": an id for links, not words of the heading ("Sets {a, b}" keeps its braces)
+HEADING_ATTRS = re.compile(r"[ \t]*\{(?::[^{}\n]*|[ \t]*[#.][\w-][^{}\n]*|-)\}[ \t]*$")
 TAG = re.compile(r"(?<![\w#/&=:.\-\[(])#([A-Za-z_][\w/-]*)")
 HIGHLIGHT = re.compile(r"==(?=\S)(.+?)(?<=\S)==")
 # HTML elements a note may hold; "<bos>", "<version>" or "<T>" are words the writer meant to show
@@ -166,10 +169,14 @@ class Ranges:
         return i >= 0 and pos < self.ends[i]
 
 
+def _heading_text(line: str) -> str:
+    return clean_inline(HEADING_ATTRS.sub("", line))
+
+
 def _headings(raw: str, body: int, code: Ranges) -> list[tuple[int, int, int, str]]:
     """(start, end of line, level, text) of ATX headings and of setext ones (a line over === or ---
     that opens a paragraph), outside code blocks."""
-    found = [(m.start(), m.end(), len(m.group(1)), clean_inline(m.group(2) or ""))
+    found = [(m.start(), m.end(), len(m.group(1)), _heading_text(m.group(2) or ""))
              for m in HEADING.finditer(raw, body) if not code.covers(m.start())]
     # setext matches never overlap one another (nor do permalink ones), so each kind is checked against the
     # headings found before it only
@@ -178,7 +185,7 @@ def _headings(raw: str, body: int, code: Ranges) -> list[tuple[int, int, int, st
         prev = raw.rfind("\n", body, max(body, m.start() - 1))
         opens_paragraph = m.start() == body or not raw[prev + 1 if prev >= 0 else body:m.start()].strip()
         if opens_paragraph and not code.covers(m.start()) and not taken.covers(m.start()):
-            found.append((m.start(), m.end(), 1 if m.group(2)[0] == "=" else 2, clean_inline(m.group(1))))
+            found.append((m.start(), m.end(), 1 if m.group(2)[0] == "=" else 2, _heading_text(m.group(1))))
     taken = Ranges([(s, e) for s, e, *_ in found])
     for m in PERMALINK.finditer(raw, body):
         before, after = raw[max(body, m.start() - 2):m.start()], raw[m.end():m.end() + 3]

@@ -157,6 +157,16 @@ def test_heading_markup_closing_hashes_and_crlf_are_cleaned():
     assert _sections(raw) == [("Alias", "Body.")]
 
 
+def test_a_headings_attribute_list_is_not_part_of_its_breadcrumb():
+    """Pandoc's '{#id .class}', kramdown's and Python-Markdown's '{: #id }', '{-}': ids for links, not words; a
+    heading that ends in braces of its own ('Sets {a, b}') keeps them."""
+    raw = ("# Guide {#top}\n\nIntro.\n\n## Using Git {: #git }\n\nClone it.\n\n### Sets {a, b}\n\nUnion.\n\n"
+           "Appendix {.unnumbered}\n--------\n\nMore.\n\n## Notes {-}\n\nLast.\n")
+    assert parse_markdown("g.md", raw).title == "Guide"
+    assert _sections(raw) == [("", "Intro."), ("Using Git", "Clone it."), ("Using Git > Sets {a, b}", "Union."),
+                              ("Appendix", "More."), ("Notes", "Last.")]
+
+
 def test_hash_words_and_code_comments_are_not_headings():
     """'#tag' (no space) and '# comment' inside fences are not section breaks."""
     raw = "## Real\n\n#tag on a line\n\n```\n# comment\n```\n\n~~~\n## nope\n~~~\n"
