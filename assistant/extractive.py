@@ -112,7 +112,9 @@ NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one 
 # of exports"). Key fact: Factbook 0.81 -> 0.83, State of the Union 2 0.65 -> 0.68, book PDFs 2 0.48 -> 0.50, the
 # others the same; 12 of 398 answers change, 0.6 words longer on average. Any sentence after a chosen one within 0.5
 # (no new word asked): more key facts (Turing Way +0.02, State of the Union 2 +0.08) but 55 answers padded with what
-# follows ("... 10-day war. Historical ties to Western Europe ..."), 5 words longer; 0.3 lost the Faroese 95%
+# follows ("... 10-day war. Historical ties to Western Europe ..."), 5 words longer; 0.3 lost the Faroese 95%. Any
+# sentence at all holding a new word asked, within 0.1 below the floor: 59 answers changed, most by a third sentence
+# from another note ("Every job also runs in an environment ..."), 4 words longer, the Faroese 95% lost again
 READ_ON_SLACK = 0.5
 STEPS_REACH = 0.3  # a how-to answer adds the best steps this far below its key sentence
 NAME_WORD = re.compile(r"[\w'’-]+")

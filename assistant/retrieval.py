@@ -34,6 +34,14 @@ a question from the top 5, MRR -0.009: no gain where it was not tuned); 1.0 (los
 re-reading 15 or 30 candidates instead of 7 (~+0.01 MRR on four sets, a State of the Union question out of the top 5,
 ~+60 ms an ask); a lexical weight of 0.4 or 0.6 (mixed, within 0.02).
 
+Tried and left out (session 13): a smaller lexical share where BM25 is flat (the best score over the 10th or 20th
+best, the share scaled down as that nears 1): Python-Markdown recall@5 +0.02 to +0.055, book PDFs up to +0.025, but
+Factbook MRR -0.012 to -0.023 (a country's profile matches its name all alike), State of the Union recall@5 -0.022, book
+PDFs 2 key fact -0.03; measured at the 100th or 200th it never bites. Embedding a question's last sentence with it
+("I typed a numbered list ... How do I get two separate lists?"; 16 of Python-Markdown's questions, 10 of the second
+book set's): MRR +0.002 and -0.010 at half weight; alone, 8 more in-scope questions refused on the two. Re-reading
+the 3 nearest and the 3 best BM25 chunks beside the first 7: Factbook recall@5 +0.019, Python-Markdown -0.018.
+
 Tried and left out: pseudo-relevance feedback (Rocchio on the query
 vector, beta 0.3-0.7, and RM3-style expansion terms: -0.03 to +0.01); field weights (folder, title and heading
 counted twice in BM25: within 0.01); boosting chunks of notes with several good chunks (-0.02 to +0.01);
