@@ -118,3 +118,19 @@ def test_qa_sets_benchmark_prints_the_readme_table_as_json(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "qa_sets.py"), "--sets", "nope"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown set(s) nope" in bad.stderr
+
+
+def test_misses_lists_a_studied_sets_shortfalls_and_refuses_a_blind_one(tmp_path):
+    """One JSON object per shortfall of the sample vault's held-out questions; a blind set's are not shown."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "misses.py"), "--set", "seed_holdout",
+                        "--index-root", str(tmp_path)], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(line) for line in p.stdout.splitlines()]
+    assert rows and {r["kind"] for r in rows} <= {"passage", "refused", "answered", "key_fact"}
+    for r in rows:
+        if r["kind"] == "passage":  # the right passage is not first: what came before it is shown
+            assert r["above"] and r["above"][0]["rank"] == 1 and (r["rank"] is None or r["rank"] > 1)
+    blind = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "misses.py"), "--set", "pymdown"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert blind.returncode == 2 and "read blind" in blind.stderr
