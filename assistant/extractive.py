@@ -114,7 +114,12 @@ NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one 
 # (no new word asked): more key facts (Turing Way +0.02, State of the Union 2 +0.08) but 55 answers padded with what
 # follows ("... 10-day war. Historical ties to Western Europe ..."), 5 words longer; 0.3 lost the Faroese 95%. Any
 # sentence at all holding a new word asked, within 0.1 below the floor: 59 answers changed, most by a third sentence
-# from another note ("Every job also runs in an environment ..."), 4 words longer, the Faroese 95% lost again
+# from another note ("Every job also runs in an environment ..."), 4 words longer, the Faroese 95% lost again.
+# Also tried in session 13: a two-part question ("..., and who wrote the music?") answered part by part (each part's
+# best sentence, read with the whole question): no set moved, and the second part's best was another country's
+# anthem; the question's words counted by rarity in `overlap` (0.5 + common_words.rarity): on the nine studied sets
+# one key fact more and one error fewer each way, but neighbouring weights lost as many and the blind PyMdown set lost
+# a key fact (0.48 -> 0.46)
 READ_ON_SLACK = 0.5
 STEPS_REACH = 0.3  # a how-to answer adds the best steps this far below its key sentence
 NAME_WORD = re.compile(r"[\w'’-]+")
