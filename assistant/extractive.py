@@ -121,6 +121,7 @@ NEIGHBOUR_SLACK = 0.1  # how much lower the sentence right next to a chosen one 
 # one key fact more and one error fewer each way, but neighbouring weights lost as many and the blind PyMdown set lost
 # a key fact (0.48 -> 0.46)
 READ_ON_SLACK = 0.5
+ASKING = "many much long often old far big large one ones kind kinds type types way ways thing things"  # not asked
 STEPS_REACH = 0.3  # a how-to answer adds the best steps this far below its key sentence
 NAME_WORD = re.compile(r"[\w'’-]+")
 # "Who wrote X?", "Who is the author of X?", "X was written by whom?": the note's author property answers
@@ -336,6 +337,7 @@ class ExtractiveAnswerer:
         self.spread = spread  # further sentences must score within this of the best
         self.stems = Analyzer()  # the question's words found in a sentence, as BM25 stems them ("independence" and
         # "independent" are one word)
+        self._asking = set(self.stems(ASKING))
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         cands, q = self.ranked(question, hits), classify(question)
@@ -371,8 +373,9 @@ class ExtractiveAnswerer:
         if q.quantity and not DIGIT.search(render(best)):
             # "The maximum file size depends on your plan." reads on: "For the Standard plan the limit is 5 MB. ..."
             # (a number in some other note's sentence is no reason to cut the key sentence short)
-            after = _numbers_after(best, cands)
-            chosen = ([best] + after + [c for c in chosen[1:] if c not in after])[:self.max_sentences]
+            # the sentence the key one leans on, if taken, stays before it
+            after, lead = _numbers_after(best, cands), chosen[:chosen.index(best) + 1]
+            chosen = (lead + after + [c for c in chosen if c not in lead and c not in after])[:self.max_sentences]
         if howto and not any(c.steps for c in chosen):
             floor = max(self.threshold, best.score - STEPS_REACH)
             steps = next((c for c in cands if c.steps and c.score >= floor
@@ -387,7 +390,7 @@ class ExtractiveAnswerer:
                 # right before or after the key sentence; or a daily note's title or a changelog's heading holds it
                 near = _dated_neighbour(best, cands) if asked is WHEN else None
                 if near is not None:
-                    chosen = sorted([best, near], key=lambda c: c.start) + [c for c in chosen[1:] if c is not near]
+                    chosen = sorted([best, near], key=lambda c: c.start) + [c for c in chosen if c not in (best, near)]
                     chosen = chosen[:self.max_sentences]
                     continue
                 dated = _dated(best) if asked is WHEN else ""
@@ -396,8 +399,9 @@ class ExtractiveAnswerer:
         return self._compose(question, chosen, hits, f"{dated}: " if dated else "")
 
     def _adds(self, question: str, c: Candidate, chosen: list[Candidate]) -> bool:
-        """c holds a word of the question that no chosen sentence holds, nor c's note title (the subject, named)."""
-        said = set(self.stems(c.hit.chunk.title)).union(*(self.stems(d.plain) for d in chosen))
+        """c holds a word of the question that no chosen sentence holds, nor c's note title (the subject, named);
+        not a word of how the question asks ("how many", "which one": "Many amateur astronomers ..." adds nothing)."""
+        said = set(self.stems(c.hit.chunk.title)).union(*(self.stems(d.plain) for d in chosen), self._asking)
         return bool((set(self.stems(question)) & set(self.stems(c.plain))) - said)
 
     def _written_by(self, question: str, cands: list[Candidate]) -> tuple[Candidate, str] | None:

@@ -24,9 +24,10 @@ SETEXT = re.compile(r"^(?![ \t]*(?:[-*+>#|<]|\d{1,3}[.)]|```|~~~))[ \t]{0,3}(\S[
 PERMALINK = re.compile(r"^[ \t]{0,3}([A-Za-z0-9][^\n#¶.!?:;,]{0,80}?)[ \t]*[#¶][ \t]*\r?$", re.M)
 INLINE_CODE = re.compile(r"`[^`\n]+`")
 # a heading's attribute list, Pandoc's "# Setup {#setup .unnumbered}" or kramdown's and Python-Markdown's
-# "## Using Git {: #git }": an id for links, not words of the heading ("Sets {a, b}" keeps its braces)
-HEADING_ATTRS = re.compile(r"[ \t]*\{(?::[^{}\n]*|[ \t]*[#.][\w-][^{}\n]*|-)\}[ \t]*$")
-TAG = re.compile(r"(?<![\w#/&=:.\-\[(])#([A-Za-z_][\w/-]*)")
+# "## Using Git {: #git }": an id for links, not words of the heading ("Sets {a, b}" and a format spec, "{:.2f}",
+# keep their braces)
+HEADING_ATTRS = re.compile(r"[ \t]*\{(?::?[ \t]*[#.][A-Za-z_][\w:-]*(?:[ \t]+[^{}\n]*)?|-)\}[ \t]*$")
+TAG = re.compile(r"(?<![\w#/&=:.\-\[({])#([A-Za-z_][\w/-]*)")  # "{#top}" is an id, not a tag
 HIGHLIGHT = re.compile(r"==(?=\S)(.+?)(?<=\S)==")
 # HTML elements a note may hold; "<bos>", "<version>" or "<T>" are words the writer meant to show
 HTML_TAGS = ("a|abbr|b|big|blockquote|br|center|cite|code|del|details|div|em|figcaption|figure|font|h[1-6]|hr|i|iframe"
@@ -223,7 +224,9 @@ def parse_markdown(source: str, raw: str) -> ParsedDocument:
     if pos < len(raw):
         sections.append(Section(" > ".join(t for _, t in stack), pos, len(raw)))
 
-    code = Ranges(fenced + [m.span() for m in INLINE_CODE.finditer(raw, body)])  # `#include` is code, not a tag
+    ids = [(s + m.start(), s + m.end()) for s, e, *_ in headings
+           if (m := HEADING_ATTRS.search(raw[s:e].split("\n", 1)[0].rstrip("\r")))]  # "{: #git }": an id, not a tag
+    code = Ranges(fenced + ids + [m.span() for m in INLINE_CODE.finditer(raw, body)])  # `#include` is code, not a tag
     body_tags = [m.group(1) for m in TAG.finditer(raw, body) if not code.covers(m.start())]
     tags = list(dict.fromkeys(t.lstrip("#") for t in _as_list(meta.get("tags") or meta.get("tag")) + body_tags))
     metadata: dict[str, Any] = {"tags": tags, "frontmatter": meta}

@@ -555,3 +555,22 @@ def test_the_sentence_reading_on_comes_when_it_says_what_else_was_asked(answerer
     economy = answerer.answer("Is the island's economy dependent on fishing?", hits)
     assert economy.found and "dependent on fishing" in economy.answer and "90%" not in economy.answer
     assert "Tourism" not in exports.answer + economy.answer
+
+
+def test_a_word_of_how_the_question_asks_does_not_bring_the_next_sentence(answerer):
+    """"How many moons ...": "Many amateur astronomers ..." holds "many", which asks, and says nothing asked."""
+    text = ("## Moons\n\nMars has two small moons, Phobos and Deimos. Many amateur astronomers own a telescope. "
+            "The planet is red.\n")
+    answer = answerer.answer("How many moons does Mars have?", [hit("Mars.md", text)])
+    assert answer.found and "Phobos" in answer.answer and "astronomers" not in answer.answer
+
+
+def test_an_amount_read_on_from_a_key_sentence_that_leans_back_is_said_once(answerer):
+    """The key sentence leans on the one before it and the amount comes after it: each is said once, in order, in
+    one passage (the key sentence was repeated, and the one it leans on lost)."""
+    text = "## Sync\n\nThe app itself is free. However, sync is not free. It costs 8 dollars a month.\n"
+    answer = answerer.answer("How much does sync cost?", [hit("Sync.md", text)])
+    assert answer.found and answer.answer.count("sync is not free") == 1 and "8 dollars" in answer.answer
+    assert answer.answer.index("free.") < answer.answer.index("sync is not") < answer.answer.index("8 dollars")
+    assert len(answer.citations) == 1
+    check_citations(answer, {"Sync.md": text})

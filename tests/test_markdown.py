@@ -162,9 +162,13 @@ def test_a_headings_attribute_list_is_not_part_of_its_breadcrumb():
     heading that ends in braces of its own ('Sets {a, b}') keeps them."""
     raw = ("# Guide {#top}\n\nIntro.\n\n## Using Git {: #git }\n\nClone it.\n\n### Sets {a, b}\n\nUnion.\n\n"
            "Appendix {.unnumbered}\n--------\n\nMore.\n\n## Notes {-}\n\nLast.\n")
-    assert parse_markdown("g.md", raw).title == "Guide"
+    doc = parse_markdown("g.md", raw)
+    assert doc.title == "Guide" and doc.metadata["tags"] == []  # "#top", "#git": ids, not tags
     assert _sections(raw) == [("", "Intro."), ("Using Git", "Clone it."), ("Using Git > Sets {a, b}", "Union."),
                               ("Appendix", "More."), ("Notes", "Last.")]
+    specs = "## Rounding with {:.2f}\n\nTwo places.\n\n## Padding {:>10}\n\nRight. #fmt\n"
+    assert _sections(specs) == [("Rounding with {:.2f}", "Two places."), ("Padding {:>10}", "Right. #fmt")]
+    assert parse_markdown("f.md", specs).metadata["tags"] == ["fmt"]
 
 
 def test_hash_words_and_code_comments_are_not_headings():
