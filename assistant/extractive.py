@@ -374,7 +374,7 @@ class ExtractiveAnswerer:
             # "The maximum file size depends on your plan." reads on: "For the Standard plan the limit is 5 MB. ..."
             # (a number in some other note's sentence is no reason to cut the key sentence short)
             # the sentence the key one leans on, if taken, stays before it
-            after, lead = _numbers_after(best, cands), chosen[:chosen.index(best) + 1]
+            after, lead = _numbers_after(best, cands), chosen[:chosen.index(best) + 1] if best in chosen else [best]
             chosen = (lead + after + [c for c in chosen if c not in lead and c not in after])[:self.max_sentences]
         if howto and not any(c.steps for c in chosen):
             floor = max(self.threshold, best.score - STEPS_REACH)
