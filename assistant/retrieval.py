@@ -42,6 +42,17 @@ PDFs 2 key fact -0.03; measured at the 100th or 200th it never bites. Embedding 
 book set's): MRR +0.002 and -0.010 at half weight; alone, 8 more in-scope questions refused on the two. Re-reading
 the 3 nearest and the 3 best BM25 chunks beside the first 7: Factbook recall@5 +0.019, Python-Markdown -0.018.
 
+Tried and left out (session 14): each query word's BM25 score weighed by how specific a word it is in everyday English
+(common_words.rarity; an everyday word at a + (1 - a) times its score): at a = 0.5 Python-Markdown recall@5 +0.019,
+book PDFs +0.025, State of the Union MRR +0.018, but Turing Way recall@5 -0.018 with one more in-scope refusal and the
+sample vault's MRR -0.005; at 0.65 and 0.75 Turing Way the same loss, the gains smaller. A learned ranker over the
+first 12 fused candidates (pairwise logistic regression on cosine, BM25 share, fused score, best-sentence bonus, the
+question's idf share in the chunk and in its title and heading, length, rank, the note's count and lead), judged set
+by set with that set left out of its training, with three feature sets: MRR@10 below the fused order on five of seven
+studied sets each time (book PDFs 0.682 -> 0.619 to 0.656, Python-Markdown 0.682 -> 0.650 to 0.674, the sample vault
+-0.015 to -0.021), above it by at most 0.015 on Factbook or State of the Union. The hand-set fusion is what these
+features support.
+
 Tried and left out: pseudo-relevance feedback (Rocchio on the query
 vector, beta 0.3-0.7, and RM3-style expansion terms: -0.03 to +0.01); field weights (folder, title and heading
 counted twice in BM25: within 0.01); boosting chunks of notes with several good chunks (-0.02 to +0.01);
