@@ -33,6 +33,7 @@ SETS = {
     "pdf": ("pdf_qa.jsonl", EVAL / "vaults" / "book-pdfs"),
     "pdf2": ("pdf_qa2.jsonl", EVAL / "vaults" / "book-pdfs"),
     "pymdown": ("pymdown_qa.jsonl", EVAL / "vaults" / "pymdown"),
+    "lex": ("notes_by_lex_qa.jsonl", EVAL / "vaults" / "notes-by-lex"),
 }
 
 

@@ -255,7 +255,8 @@ def test_the_sample_qa_files_keep_their_contract():
 @pytest.mark.parametrize("qa, vault", [("heldout_qa.jsonl", "turing-way"),
                                        ("python_markdown_qa.jsonl", "python-markdown"),
                                        ("factbook_qa.jsonl", "factbook-europe"), ("sotu_qa.jsonl", "sotu"),
-                                       ("sotu2_qa.jsonl", "sotu2"), ("pymdown_qa.jsonl", "pymdown")])
+                                       ("sotu2_qa.jsonl", "sotu2"), ("pymdown_qa.jsonl", "pymdown"),
+                                       ("notes_by_lex_qa.jsonl", "notes-by-lex")])
 def test_the_held_out_qa_files_keep_their_contract_with_their_vaults(qa, vault):
     """Each row's evidence and key facts are in its sources, and each set asks both kinds of question."""
     rows = load_qa(ROOT / "data" / "eval" / qa)
