@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.markdown import HYPHEN_BREAK, clean_inline
+from ingest.markdown import AS_WRITTEN, HYPHEN_BREAK, clean_inline
 from ingest.pdf_layout import label
 from ingest.spans import HEADING, LIST_MARKER, TABLE_DELIMITER, layout, units
 from ingest.types import Chunk, Citation, Span
@@ -16,7 +16,7 @@ from ingest.types import Chunk, Citation, Span
 MARKER = re.compile(r"(?<!\\)\[(\d+)\]")
 MARKER_GROUP = re.compile(r"(?<!\\)\[(\d{1,3}(?:\s*,\s*\d{1,3})+)\]")
 WORD = re.compile(r"[A-Za-z0-9À-ɏ]+")
-INLINE_CODE = re.compile(r"(`[^`\n]+`)")
+INLINE_CODE = re.compile(f"({AS_WRITTEN.pattern})")  # inline code and math, split out to stay as written
 # a sentence that introduces the list after it: "... the following methods:"
 LEAD_IN = re.compile(r"(?::|\b(?:the\s+following|as\s+follows|these\s+steps|steps\s+below)\b[^.!?]*[.!]?)$", re.I)
 LISTED = ("item", "code", "table")  # what a lead-in can introduce

@@ -14,7 +14,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 7  # in the index fingerprint: a parsing change re-chunks every note (7: heading attributes)
+PARSER_VERSION = 8  # in the index fingerprint: a parsing change re-chunks every note (8: inline math as written)
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -23,6 +23,10 @@ SETEXT = re.compile(r"^(?![ \t]*(?:[-*+>#|<]|\d{1,3}[.)]|```|~~~))[ \t]{0,3}(\S[
 # a heading copied from a web page keeps its permalink mark: "Model Size#" or "Model Size¶" on a line of its own
 PERMALINK = re.compile(r"^[ \t]{0,3}([A-Za-z0-9][^\n#¶.!?:;,]{0,80}?)[ \t]*[#¶][ \t]*\r?$", re.M)
 INLINE_CODE = re.compile(r"`[^`\n]+`")
+# inline math as Obsidian reads it (Pandoc's rule): "$" before a non-space, to a "$" after a non-space and before no
+# digit, so "$5 and $10" is money; or "$$...$$" on one line. Its "_" and "*" are subscripts and products, not emphasis
+INLINE_MATH = re.compile(r"\$\$[^$\n]+\$\$|(?<![\\$])\$(?=[^\s$])[^$\n]*?(?<=[^\s\\])\$(?![\d$])")
+AS_WRITTEN = re.compile(f"{INLINE_CODE.pattern}|{INLINE_MATH.pattern}")  # read as written: inline code and math
 # a heading's attribute list, Pandoc's "# Setup {#setup .unnumbered}" or kramdown's and Python-Markdown's
 # "## Using Git {: #git }": an id for links, not words of the heading ("Sets {a, b}" and a format spec, "{:.2f}",
 # keep their braces)
@@ -57,11 +61,11 @@ CODE_MARK = "\ue000"  # stands for an inline code span while the text around it 
 def clean_inline(text: str) -> str:
     """What a reader sees: links as their text, highlights unmarked, images, HTML tags and block ids dropped;
     inline code as written (`<h3>`, `__init__`, `[[`: what the docs tell you to type, and the words a question uses
-    for it)."""
+    for it), and inline math ("$c_{t-1}$" keeps its subscript)."""
     text = text.translate(LIGATURES)
-    codes = INLINE_CODE.findall(text) if "`" in text else []
+    codes = AS_WRITTEN.findall(text) if "`" in text or "$" in text else []
     if codes:
-        text = INLINE_CODE.sub(CODE_MARK, text)
+        text = AS_WRITTEN.sub(CODE_MARK, text)
     # each pattern runs only where its marker occurs: the chunker cleans every sentence of a vault two or three
     # times, and most hold none of them
     if "!" in text or "<" in text:
@@ -226,7 +230,7 @@ def parse_markdown(source: str, raw: str) -> ParsedDocument:
 
     ids = [(s + m.start(), s + m.end()) for s, e, *_ in headings
            if (m := HEADING_ATTRS.search(raw[s:e].split("\n", 1)[0].rstrip("\r")))]  # "{: #git }": an id, not a tag
-    code = Ranges(fenced + ids + [m.span() for m in INLINE_CODE.finditer(raw, body)])  # `#include` is code, not a tag
+    code = Ranges(fenced + ids + [m.span() for m in AS_WRITTEN.finditer(raw, body)])  # `#include` is code, not a tag
     body_tags = [m.group(1) for m in TAG.finditer(raw, body) if not code.covers(m.start())]
     tags = list(dict.fromkeys(t.lstrip("#") for t in _as_list(meta.get("tags") or meta.get("tag")) + body_tags))
     metadata: dict[str, Any] = {"tags": tags, "frontmatter": meta}

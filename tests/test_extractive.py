@@ -221,6 +221,16 @@ def test_a_quoted_sentence_and_a_token_in_angle_brackets_are_kept_whole(answerer
     check_citations(answer, {"LM.md": text})
 
 
+def test_inline_math_in_an_answer_keeps_its_subscripts(answerer):
+    """A paper note's "$\\tilde{c}_{:1}$" was said as "$\\tilde{c}{:1}$": its "_" read as emphasis."""
+    text = ("# VALL-E\n\nSince VALL-E is a decoder-only LM, the concatenation of $\\tilde{c}_{: 1}$ and $c_{: 1}$ is a "
+            "whole sequence, and no special token separates them in training.\n")
+    answer = answerer.answer("Does VALL-E put a special token between the prompt and the target codes?",
+                             [hit("VALL-E.md", text)])
+    assert "$\\tilde{c}_{: 1}$ and $c_{: 1}$ is a whole sequence" in answer.answer
+    check_citations(answer, {"VALL-E.md": text})
+
+
 def test_questions_are_classified():
     assert classify("How do I create a canvas?").howto
     assert classify("What are the steps to publish a note?").howto

@@ -241,6 +241,14 @@ def test_inline_code_reads_as_written():
     assert clean_inline("**`Ctrl+;`** then `a > b` > quoted") == "`Ctrl+;` then `a > b` > quoted"
 
 
+def test_inline_math_reads_as_written_and_money_does_not_count_as_math():
+    """A paper note's "$\\tilde{c}_{:1}$" keeps its subscript (its "_" is no emphasis), "$$a_1 * b_2$$" its product;
+    "$5 and $10" is money, so the emphasis after it is still read as emphasis."""
+    text = r"Since $\tilde{c}_{: 1}$ and $c_{: 1}$ form *one* sequence, $$a_1 * b_2$$ holds."
+    assert clean_inline(text) == r"Since $\tilde{c}_{: 1}$ and $c_{: 1}$ form one sequence, $$a_1 * b_2$$ holds."
+    assert clean_inline("It costs $5 and $10 for _both_, or $5-$10.") == "It costs $5 and $10 for both, or $5-$10."
+
+
 def test_block_ids_are_hidden_as_obsidian_hides_them():
     """'^key-claim' closing a paragraph or item is a link target, not a word; a footnote's [^1] and x^2 stay."""
     assert clean_inline("The main claim of the paper. ^key-claim") == "The main claim of the paper."
