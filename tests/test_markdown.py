@@ -247,6 +247,7 @@ def test_inline_math_reads_as_written_and_money_does_not_count_as_math():
     text = r"Since $\tilde{c}_{: 1}$ and $c_{: 1}$ form *one* sequence, $$a_1 * b_2$$ holds."
     assert clean_inline(text) == r"Since $\tilde{c}_{: 1}$ and $c_{: 1}$ form one sequence, $$a_1 * b_2$$ holds."
     assert clean_inline("It costs $5 and $10 for _both_, or $5-$10.") == "It costs $5 and $10 for both, or $5-$10."
+    assert parse_markdown("n.md", r"Count $\#S_k$ in #sets.").metadata["tags"] == ["sets"]  # \#S is no tag
 
 
 def test_block_ids_are_hidden_as_obsidian_hides_them():
