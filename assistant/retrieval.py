@@ -49,9 +49,9 @@ sample vault's MRR -0.005; at 0.65 and 0.75 Turing Way the same loss, the gains 
 first 12 fused candidates (pairwise logistic regression on cosine, BM25 share, fused score, best-sentence bonus, the
 question's idf share in the chunk and in its title and heading, length, rank, the note's count and lead), judged set
 by set with that set left out of its training, with three feature sets: MRR@10 below the fused order on five or six of
-seven studied sets each time (book PDFs 0.682 -> 0.619 to 0.656, Python-Markdown 0.682 -> 0.650 to 0.674, the
-sample vault -0.015 to -0.021), above it by at most 0.015 on Factbook or State of the Union. The hand-set fusion is what these
-features support. Hyphenated compounds indexed joined as well ("fine-tuning" also as "finetuning", so that notes
+seven studied sets each time (book PDFs 0.682 -> 0.619 to 0.656, Python-Markdown 0.682 -> 0.650 to 0.674, the sample
+vault -0.015 to -0.021), above it by at most 0.015 on Factbook or State of the Union. The hand-set fusion is what
+these features support. Hyphenated compounds indexed joined as well ("fine-tuning" also as "finetuning", so that notes
 that write it either way meet): added to the question too, "end-of-sequence" became a word the vault lacks and an
 in-scope question was refused; added to the question only where the vault has it, Python-Markdown MRR -0.013 (a
 compound counts twice), book PDFs -0.026, State of the Union recall@5 -0.022.
