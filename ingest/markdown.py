@@ -55,7 +55,7 @@ LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb
 # an Obsidian block id ends its paragraph or list item ("... of the paper. ^key-claim"): a link target, hidden when
 # the note is read, and a random word to the model and to BM25
 BLOCK_ID = re.compile(r"(?:^|[ \t])\^[A-Za-z0-9-]+[ \t]*$", re.M)
-CODE_MARK = "\ue000"  # stands for an inline code span while the text around it is cleaned
+CODE_MARK = "\ue000"  # stands for an inline code or math span while the text around it is cleaned
 
 
 def clean_inline(text: str) -> str:
