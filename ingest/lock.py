@@ -83,11 +83,19 @@ def writable_store(folder: Path) -> bool:
 
 
 def _store_parts(folder: Path) -> list[Path]:
-    """The embedded store's folder, its database, its vector segments and their files."""
+    """The embedded store's folder, its database, its vector segments and their files. A rebuild in another
+    process removes a replaced segment's folder (compact) at any moment: one gone while listed is not a part."""
     if not folder.is_dir():
         return []
     segments = [d for d in folder.iterdir() if d.is_dir()]
-    return [folder, folder / "chroma.sqlite3", *segments, *(f for d in segments for f in d.iterdir())]
+    return [folder, folder / "chroma.sqlite3", *segments, *(f for d in segments for f in _listing(d))]
+
+
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except FileNotFoundError:
+        return []
 
 
 def _unwritable(paths: list[Path]) -> Path | None:
