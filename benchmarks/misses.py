@@ -36,8 +36,9 @@ def _passage(hit) -> dict:
 
 def shortfalls(assistant, row: dict, k: int) -> list[dict]:
     """What went wrong for one QA row, each as a JSON-able dict; [] when nothing did."""
+    from assistant.candidates import render
     from assistant.evaluate import relevant, row_filters
-    from assistant.extractive import ExtractiveAnswerer, render
+    from assistant.extractive import ExtractiveAnswerer
 
     question, filters, out = row["question"], row_filters(row), []
     answer = assistant.chat([], question, k=k, filters=filters)

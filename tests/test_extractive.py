@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from assistant.candidates import clauses
 from assistant.citations import passages, pieces
-from assistant.extractive import NOT_FOUND, ExtractiveAnswerer, classify, clauses, defines, names_in, spells_out
+from assistant.extractive import NOT_FOUND, ExtractiveAnswerer
+from assistant.question import classify, defines, names_in, spells_out
 from ingest.types import Chunk, Hit
 
 CANVAS = """# Canvas
@@ -448,7 +450,7 @@ blockquotes. However faint the need, an indented code block can stand in a list 
 def test_a_sentence_opening_with_therefore_comes_after_the_sentence_it_leans_on(answerer):
     """"Therefore, they cannot be nested ..." says why only with the sentence before it ("only ... at the document
     root level"); "However faint ..." is no connective and leans on nothing."""
-    from assistant.extractive import LEANS_BACK
+    from assistant.candidates import LEANS_BACK
 
     answer = answerer.answer("Can I nest a fenced code block inside a list?", [hit("fenced.md", FENCES)])
     assert answer.found and answer.answer.index("root level") < answer.answer.index("Therefore")
