@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingest.manifest import Manifest
-from ingest.store import folders
+from ingest.rows import folders
 
 
 @dataclass(frozen=True)

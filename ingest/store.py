@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import weakref
 from collections.abc import Mapping
@@ -13,14 +12,11 @@ from typing import Any
 
 from .errors import IndexDamaged, IndexMismatch, RereadError
 from .lock import ReadOnlyIndex, guard_disk, private_copy, writable_store
-from .sources import kind_of
+from .rows import allowed_sources, chunk_from, flat, span_of
 from .texts import TextStore
 from .types import Chunk, Filters
-from .vectors import embed_hash
 
 PREFIX = "reread"
-SPAN = "span"  # the metadata key of "start:end:page:embed-hash"
-SECTIONS = "sections"  # JSON [[heading start, start, heading], ...]: the later sections a packed chunk holds
 MAX_IN = 10_000  # sources in one filtered query
 EXACT_MAX = 20_000  # a collection this small is searched exactly when HNSW returns fewer ids than it holds
 # A wide search beam: on a collection smaller than ef_search HNSW visits every vector (exact search), and
@@ -63,49 +59,6 @@ def light_overrides() -> None:
     overrides.override = overrides.overrides = mark
 
 
-def folders(source: str) -> list[str]:
-    """Every folder a source lies under, outermost first: "a/b/n.md" -> ["a", "a/b"]."""
-    parts = source.split("/")[:-1]
-    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
-def _flat(chunk: Chunk) -> dict[str, Any]:
-    """What a citation needs, per chunk, in as few metadata entries as will do: each costs ~80 bytes in Chroma's
-    SQLite beside its value (a row, its key, two indexes), so offsets and the embedded text's hash share one.
-    What is per file (title, author, tags, kind) is in the manifest once (FileEntry); filters become the list of
-    sources they allow (allowed_sources). The display text and highlights are in the text store (texts.py):
-    Chroma would keep a text twice and uncompressed, as a document in a full-text index we never query (about
-    3 KB a chunk) and as metadata in an index over every string. 4.66 -> 4.0 -> ~3.3 KB a chunk on disk at 100k."""
-    meta = {"source": chunk.source, "heading": chunk.heading,
-            SPAN: f"{chunk.start}:{chunk.end}:{chunk.page or 0}:{embed_hash(chunk.embed_text)}"}
-    if chunk.metadata.get("sections"):  # the small sections packed into it after the first
-        meta[SECTIONS] = json.dumps(chunk.metadata["sections"], ensure_ascii=False)
-    return meta
-
-
-def _span(meta: dict[str, Any]) -> tuple[int, int, int, str]:
-    start, end, page, digest = str(meta.get(SPAN) or "0:0:0:").split(":", 3)
-    return int(start), int(end), int(page), digest
-
-
-def chunk_from(chunk_id: str, meta: dict[str, Any], text: tuple[str, list], files: Mapping[str, Any] | None = None
-               ) -> Chunk:
-    """A stored chunk: its metadata, its (text, highlights) from the text store, and what is per file taken from
-    the manifest's entries (blank without them)."""
-    start, end, page, _ = _span(meta)
-    entry = (files or {}).get(meta["source"])
-    metadata: dict[str, Any] = {"tags": list(getattr(entry, "tags", None) or []), "highlights": list(text[1])}
-    if getattr(entry, "author", ""):
-        metadata["author"] = entry.author
-    if getattr(entry, "aliases", None):
-        metadata["aliases"] = list(entry.aliases)
-    if meta.get(SECTIONS):
-        metadata["sections"] = [(int(hs), int(s), str(h)) for hs, s, h in json.loads(meta[SECTIONS])]
-    return Chunk(id=chunk_id, source=meta["source"], kind=kind_of(meta["source"]), title=getattr(entry, "title", ""),
-                 heading=meta.get("heading", ""), page=page or None, start=start, end=end,
-                 text=text[0], metadata=metadata)
-
-
 def _exact(col, vector: list[float], k: int) -> list[tuple[str, dict, float]]:
     """Every stored vector against the query: HNSW left a node unreachable (seen after a rename deleted 11
     vectors and re-added them, 1 run in ~5: 87 of 88 returned for n_results 352), and a small collection is
@@ -115,19 +68,6 @@ def _exact(col, vector: list[float], k: int) -> list[tuple[str, dict, float]]:
     got = col.get(include=["embeddings", "metadatas"])
     sims = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
     return [(got["ids"][i], got["metadatas"][i], 1.0 - float(sims[i])) for i in np.argsort(-sims)[:k]]
-
-
-def allowed_sources(filters: Filters | None, files: Mapping[str, Any] | None = None) -> list[str] | None:
-    """The sources a filter allows (None: no filter), read from the manifest's entries: tags and kind are per
-    file and a folder is a prefix of the source, so no chunk carries them. Without entries only a filter by
-    source can be read."""
-    if not filters:
-        return None
-    if files is None:
-        if filters.tags or filters.folders or filters.kinds:
-            raise ValueError("filters by tag, folder or kind need the manifest's file entries")
-        return list(filters.sources)
-    return [s for s, e in files.items() if e.chunk_ids and filters.matches(s, e.kind, e.tags)]
 
 
 class ChromaStore:
@@ -255,7 +195,7 @@ class ChromaStore:
         col, step = self._collection(name), self._batch()
         for i in range(0, len(chunks), step):  # Chroma refuses a write larger than its max batch size
             part = chunks[i:i + step]
-            col.upsert(ids=[c.id for c in part], embeddings=vectors[i:i + step], metadatas=[_flat(c) for c in part])
+            col.upsert(ids=[c.id for c in part], embeddings=vectors[i:i + step], metadatas=[flat(c) for c in part])
 
     def _batch(self) -> int:
         try:
@@ -280,7 +220,7 @@ class ChromaStore:
         if not ids:
             return []
         got = self._collection(name).get(ids=ids, include=["embeddings", "metadatas"])
-        return [(list(map(float, e)), _span(m or {})[3]) for e, m in zip(got["embeddings"], got["metadatas"],
+        return [(list(map(float, e)), span_of(m or {})[3]) for e, m in zip(got["embeddings"], got["metadatas"],
                                                                            strict=True)]
 
     def ids(self, name: str) -> set[str]:

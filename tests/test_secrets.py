@@ -105,11 +105,11 @@ def test_the_key_never_leaks_on_any_path(indexed, tmp_path, path, mode):
 def test_a_chroma_server_is_sent_chunks_vectors_and_this_metadata_only():
     """What SECURITY.md says a Chroma server receives for each chunk: its id, its vector, and these fields (the
     text stays in the local text store)."""
-    from ingest.store import _flat
+    from ingest.rows import flat
     from ingest.types import Chunk
 
     chunk = Chunk(id="c1", source="books/a.md", kind="note", title="A", heading="H", page=None, start=0, end=5,
                   text="Hello", embed_text="A > H\nHello", metadata={"tags": ["t"], "author": "Ada",
                   "highlights": ["Hello"], "frontmatter": {"secret": "front matter stays home"}})
-    assert set(_flat(chunk)) == {"source", "heading", "span"}
-    assert not {"front matter stays home", "Ada", "Hello"} & set(str(_flat(chunk)).split("'"))
+    assert set(flat(chunk)) == {"source", "heading", "span"}
+    assert not {"front matter stays home", "Ada", "Hello"} & set(str(flat(chunk)).split("'"))
