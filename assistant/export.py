@@ -14,9 +14,10 @@ from urllib.parse import quote as url_quote
 import yaml
 
 from ingest.errors import RereadError
+from ingest.spans import FENCE, closes
 from ingest.types import Answer, Hit
 
-from .citations import MARKER, MARKER_GROUP
+from .citations import INLINE_CODE, MARKER, MARKER_GROUP
 
 Links = Literal["wikilink", "relative"]
 LINK_STYLES: tuple[str, ...] = ("wikilink", "relative")
@@ -24,6 +25,7 @@ DEFAULT_FOLDER = "reread-answers"  # Settings.export_folder: the indexer skips i
 NEAREST_CHARS = 200
 NOT_FOUND_LEAD = "The closest passages in your notes:"
 WIKI_UNSAFE = re.compile(r"[\[\]|#^]")  # characters a wikilink target cannot hold
+FOOTNOTE_MARK = re.compile(r"(?<!\\)(?:\[(?=\^)|(?<=\^)\[)")  # the "[" of a "[^1]" or of an inline "^[...]"
 
 
 class ExportError(RereadError):
@@ -72,13 +74,30 @@ def _front_matter(question: str, asked_at: dt.datetime, turns: Sequence[Answer],
 
 def _turn(a: Answer, offset: int, linker: _Linker) -> str:
     """The question as a heading, the answer with footnote markers, then the footnotes (or the nearest passages)."""
-    heading = " ".join(a.question.split()) or "(empty question)"
-    out = [f"## {heading}", "", footnoted(a.answer, {c.n for c in a.citations}, offset).strip(), ""]
+    heading = literal_footnotes(" ".join(a.question.split())) or "(empty question)"
+    out = [f"## {heading}", "", footnoted(literal_footnotes(a.answer), {c.n for c in a.citations}, offset).strip(), ""]
     if not a.found and a.nearest:
         out += [NOT_FOUND_LEAD, ""] + [nearest_item(h, linker) for h in a.nearest] + [""]
     for c in a.citations:
         out += [f"[^{c.n + offset}]: {linker.link(c.source, c.title, c.heading, c.page)}", "",
-                block_quote(c.quote, indent="    "), ""]
+                block_quote(literal_footnotes(c.quote), indent="    "), ""]
+    return "\n".join(out)
+
+
+def literal_footnotes(text: str) -> str:
+    """A note's own footnotes shown as written: in the export a quoted "[^1]" would point at the export's footnote
+    1, and a quoted "[^1]: ..." would define it, so a citation would show what its passage never said. Code and
+    math are left alone: a backslash there would show."""
+    if "^" not in text:
+        return text
+    out, fence = [], ""
+    for line in text.split("\n"):
+        if fence or (m := FENCE.match(line)):
+            fence = ("" if closes(line, fence) else fence) if fence else m.group(1)
+            out.append(line)
+            continue
+        parts = INLINE_CODE.split(line)  # odd parts are code or math
+        out.append("".join(x if i % 2 else FOOTNOTE_MARK.sub(r"\\[", x) for i, x in enumerate(parts)))
     return "\n".join(out)
 
 
@@ -104,7 +123,7 @@ def block_quote(text: str, indent: str = "") -> str:
 def nearest_item(h: Hit, linker: _Linker) -> str:
     """A refusal's closest passage as a list item: the link and the start of its text on one line."""
     c = h.chunk
-    snippet = " ".join(c.text.split())
+    snippet = literal_footnotes(" ".join(c.text.split()))
     if len(snippet) > NEAREST_CHARS:
         snippet = snippet[:NEAREST_CHARS].rsplit(" ", 1)[0] + "…"
     return f"- {linker.link(c.source, c.title, c.heading, c.page)}: {snippet}"

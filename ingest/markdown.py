@@ -14,7 +14,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 8  # in the index fingerprint: a parsing change re-chunks every note (8: inline math as written)
+PARSER_VERSION = 9  # in the index fingerprint: a parsing change re-chunks every note (9: footnote markers dropped)
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -56,12 +56,17 @@ LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb
 # the note is read, and a random word to the model and to BM25
 BLOCK_ID = re.compile(r"(?:^|[ \t])\^[A-Za-z0-9-]+[ \t]*$", re.M)
 CODE_MARK = "\ue000"  # stands for an inline code or math span while the text around it is cleaned
+# footnotes, as Obsidian and Pandoc write them: a reference ("... the Encoder-Decoder [^1] network") shows as a
+# superscript and a definition's label ("[^1]: Cho, K., ...") as a number, neither a word; an inline footnote
+# ("...^[a side remark]") shows its text
+FOOTNOTE = re.compile(r"(?m)^[ \t]{0,3}\[\^[^\]\s]+\]:[ \t]*|[ \t]*\[\^[^\]\s]+\]")
+INLINE_FOOTNOTE = re.compile(r"\^\[([^\[\]\n]+)\]")
 
 
 def clean_inline(text: str) -> str:
-    """What a reader sees: links as their text, highlights unmarked, images, HTML tags and block ids dropped;
-    inline code as written (`<h3>`, `__init__`, `[[`: what the docs tell you to type, and the words a question uses
-    for it), and inline math ("$c_{t-1}$" keeps its subscript)."""
+    """What a reader sees: links as their text, highlights unmarked, images, HTML tags, footnote markers and block
+    ids dropped; inline code as written (`<h3>`, `__init__`, `[[`: what the docs tell you to type, and the words a
+    question uses for it), and inline math ("$c_{t-1}$" keeps its subscript)."""
     text = text.translate(LIGATURES)
     codes = AS_WRITTEN.findall(text) if "`" in text or "$" in text else []
     if codes:
@@ -73,6 +78,8 @@ def clean_inline(text: str) -> str:
     if "[" in text:
         text = WIKILINK.sub(lambda m: m.group(2) or m.group(1).split("#")[0].split("/")[-1] or m.group(1), text)
         text = MDLINK.sub(r"\1", text)
+        if "^" in text:
+            text = INLINE_FOOTNOTE.sub(r" (\1)", FOOTNOTE.sub("", text))
     if "==" in text:
         text = HIGHLIGHT.sub(r"\1", text)
     if "[!" in text:

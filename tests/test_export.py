@@ -202,6 +202,40 @@ def test_ask_exports_into_the_vault(tmp_path):
     assert f"[^{c['n']}]: [[notes/llm#Tokenization]]" in md and front(md)["sources"][0] == "notes/llm.md"
 
 
+def test_a_note_with_footnotes_is_answered_and_exported_without_borrowing_the_exports_footnotes(tmp_path,
+                                                                                                  fake_embedder):
+    """A paper note cites its sources with footnotes. The answer says none of its markers ("... Decoder [^1]
+    network" was said raw), and the export escapes those in its quotes: a quoted "[^1]" would point at the
+    export's own footnote 1, and a quoted "[^1]: ..." define it. Unescaped, each quote is the passage exactly."""
+    from assistant.facade import Assistant
+    from ingest.settings import Settings
+
+    note = ("# Neural Machine Translation\n\n## Overview\n\n"
+            "This paper proposed an improvement to the RNN Encoder-Decoder [^1] network, adding an attention "
+            "mechanism to the decoder.[^2] It translated long sentences far better than the encoder-decoder did.\n\n"
+            "## References\n\n"
+            "[^1]: Cho and colleagues learned phrase representations with an RNN encoder-decoder in 2014.\n"
+            "[^2]: Brauwers and Frasincar surveyed attention mechanisms in deep learning in 2023.\n")
+    vault = write_vault(tmp_path / "vault", {"papers/nmt.md": note, "notes/other.md": "# Bread\n\nBake at 220.\n"})
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive"),
+                    embedder=fake_embedder)
+    app.index()
+    turns = [app.ask("What did the paper add to the RNN encoder-decoder network?"),
+             app.ask("Who learned phrase representations with an RNN encoder-decoder?")]
+    assert all(a.found for a in turns) and "[^" not in " ".join(a.answer for a in turns)
+    assert "attention mechanism to the decoder" in turns[0].answer and turns[1].answer.startswith("Cho and colleagues")
+    md = conversation_markdown(turns, asked_at=ASKED)
+    cited = [c for a in turns for c in a.citations]
+    labels = [str(n) for n in range(1, len(cited) + 1)]
+    assert re.findall(r"(?m)^\[\^(\d+)\]:", md) == labels  # the export's own footnotes, and no others
+    assert set(re.findall(r"(?<!\\)\[\^(\d+)\]", md)) == set(labels)
+    for label, c in zip(labels, cited, strict=True):
+        quoted = footnote_quote(md, label)
+        assert not re.search(r"(?<!\\)\[\^", quoted)  # no footnote of the export's own inside a quote
+        assert re.sub(r"\\(\[)", r"\1", quoted) == note[c.start:c.end] == c.quote
+
+
+GOLDEN = Path(__file__).parent / "golden"
 GOLDEN = Path(__file__).parent / "golden"
 
 

@@ -251,10 +251,21 @@ def test_inline_math_reads_as_written_and_money_does_not_count_as_math():
 
 
 def test_block_ids_are_hidden_as_obsidian_hides_them():
-    """'^key-claim' closing a paragraph or item is a link target, not a word; a footnote's [^1] and x^2 stay."""
+    """'^key-claim' closing a paragraph or item is a link target, not a word; x^2 and a lone ^ stay."""
     assert clean_inline("The main claim of the paper. ^key-claim") == "The main claim of the paper."
     assert clean_inline("- an item ^item-1\n- another") == "- an item\n- another"
-    assert clean_inline("A note[^1] on $x^2$ ^ here.") == "A note[^1] on $x^2$ ^ here."
+    assert clean_inline("A note[^1] on $x^2$ ^ here.") == "A note on $x^2$ ^ here."
+
+
+def test_footnote_markers_read_as_obsidian_shows_them():
+    """A paper note's "[^1]" after a claim is a superscript, a definition's "[^1]:" a number: an answer said them
+    raw ("... the RNN Encoder-Decoder [^1] network ..."). An inline footnote shows its text; code keeps its [^x]."""
+    text = "An improvement to the [RNN Encoder-Decoder](../rnn.md) [^1] network, as the survey says[^survey-2]."
+    assert clean_inline(text) == "An improvement to the RNN Encoder-Decoder network, as the survey says."
+    assert clean_inline("[^1]: Cho, K. (2014). Learning phrase representations.") == (
+        "Cho, K. (2014). Learning phrase representations.")
+    assert clean_inline("Attention helps^[on long sentences] a lot.") == "Attention helps (on long sentences) a lot."
+    assert clean_inline("Match `[^abc]` once.") == "Match `[^abc]` once."
 
 
 def test_callout_marker_reads_as_a_label():
