@@ -28,6 +28,7 @@ from .question import DATE, Question
 
 DIGIT = re.compile(r"\d")
 SENTENCE_PUNCT = re.compile(r"[.!?:;]")
+TITLE_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 # an instruction in one sentence: "To create a tag, enter ...", "Press Ctrl+P to ..."
 INSTRUCTION = re.compile(r"(?:to\s[^,.:;]{3,80},\s*)?(?:then\s+)?(?:open|select|click|press|enter|type|run|drag|choose"
                          r"|tap|go\s+to|navigate|right-click|double-click|use\s+the)\b", re.I)
@@ -94,6 +95,17 @@ def is_fragment(p: Piece) -> bool:
     return len(words(text)) < 3 or (not SENTENCE_PUNCT.search(text) and len(text.split()) <= 6)
 
 
+def heading_like(p: Piece) -> bool:
+    """One short line in Title Case with no full stop ("Chapter 3: Evaluation Methodology"): as a paragraph of its
+    own, a heading that lost its marks when a web page was pasted into the note; it answered "What does the book say
+    about evaluation?" over "Evaluation is one of the hardest ... challenges of AI engineering." """
+    text = plain(p)
+    if text.endswith((".", "!", "?")) or len(text.split()) > 8:
+        return False
+    long = [w for w in TITLE_WORD.findall(text) if len(w) >= 4]
+    return len(long) >= 2 and all(w[0].isupper() for w in long)
+
+
 def candidates(hit: Hit, q: Question) -> list[Candidate]:
     """Sentences of a chunk worth answering with; a lead-in (it names what follows, "... methods:", or runs on
     into it, "keep copies stored on") comes with its list or table, never alone."""
@@ -119,7 +131,8 @@ def candidates(hit: Hit, q: Question) -> list[Candidate]:
             if is_lead and after and not (is_label(b) and p.start < inside):  # "Ribbon:" within a list of methods
                 out.append(Candidate(hit, [p, *after], steps=True))
                 inside = max(inside, after[-1].end)
-            elif not is_lead and not is_fragment(p) and len(p.text) <= 600:
+            elif not is_lead and not is_fragment(p) and len(p.text) <= 600 and not (len(b) == 1 and kind == "prose"
+                                                                                    and heading_like(p)):
                 out.append(Candidate(hit, [p]))
         # a list right under its heading; for a how-to, steps after a paragraph, with no lead-in
         if kind == "item" and not led and (prev is None or (q.howto and prev[0].kind not in LISTED)):

@@ -233,6 +233,19 @@ def test_inline_math_in_an_answer_keeps_its_subscripts(answerer):
     check_citations(answer, {"VALL-E.md": text})
 
 
+def test_a_heading_that_lost_its_marks_is_not_the_answer(answerer):
+    """A web page pasted into a note keeps its headings as plain lines ("Chapter 3: Evaluation Methodology"): one
+    such line answered "What does the book say about evaluation?" over the sentence that says something. A short
+    sentence in its own paragraph, or a Title Case line ending in a full stop, still answers."""
+    text = ("Chapter 3: Evaluation Methodology\n\nWork in progress...\n\n"
+            "Evaluation is one of the hardest, if not the hardest, challenges of AI engineering.\n")
+    answer = answerer.answer("What does the book say about evaluation?", [hit("viquez.md", text)])
+    assert answer.answer.startswith("Evaluation is one of the hardest") and "Chapter 3" not in answer.answer
+    check_citations(answer, {"viquez.md": text})
+    titled = "Prompt Caching Saves Money.\n\nOther Ideas\n"
+    assert "Prompt Caching Saves Money." in answerer.answer("What saves money?", [hit("t.md", titled)]).answer
+
+
 def test_questions_are_classified():
     assert classify("How do I create a canvas?").howto
     assert classify("What are the steps to publish a note?").howto
