@@ -24,7 +24,7 @@ from .citations import (
     same_place,
     words,
 )
-from .question import DATE, Question
+from .question import ACRONYM, DATE, Question
 
 DIGIT = re.compile(r"\d")
 SENTENCE_PUNCT = re.compile(r"[.!?:;]")
@@ -98,9 +98,10 @@ def is_fragment(p: Piece) -> bool:
 def heading_like(p: Piece) -> bool:
     """One short line in Title Case with no full stop ("Chapter 3: Evaluation Methodology"): as a paragraph of its
     own, a heading that lost its marks when a web page was pasted into the note; it answered "What does the book say
-    about evaluation?" over "Evaluation is one of the hardest ... challenges of AI engineering." """
+    about evaluation?" over "Evaluation is one of the hardest ... challenges of AI engineering." A line naming an
+    acronym is a glossary's ("RAG: Retrieval Augmented Generation"), kept."""
     text = plain(p)
-    if text.endswith((".", "!", "?")) or len(text.split()) > 8:
+    if text.endswith((".", "!", "?")) or len(text.split()) > 8 or ACRONYM.search(text):
         return False
     long = [w for w in TITLE_WORD.findall(text) if len(w) >= 4]
     return len(long) >= 2 and all(w[0].isupper() for w in long)

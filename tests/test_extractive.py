@@ -244,6 +244,9 @@ def test_a_heading_that_lost_its_marks_is_not_the_answer(answerer):
     check_citations(answer, {"viquez.md": text})
     titled = "Prompt Caching Saves Money.\n\nOther Ideas\n"
     assert "Prompt Caching Saves Money." in answerer.answer("What saves money?", [hit("t.md", titled)]).answer
+    glossary = "LLM: Large Language Model\n\nRAG: Retrieval Augmented Generation\n"
+    spelled = answerer.answer("What does RAG stand for?", [hit("g.md", glossary)])
+    assert "Retrieval Augmented Generation" in spelled.answer
 
 
 def test_questions_are_classified():
