@@ -14,7 +14,7 @@ from typing import Any
 from .spans import FENCE, closes
 from .types import ParsedDocument, Section
 
-PARSER_VERSION = 9  # in the index fingerprint: a parsing change re-chunks every note (9: footnote markers dropped)
+PARSER_VERSION = 10  # in the index fingerprint: a parsing change re-chunks every note (10: %% comments hidden)
 FRONT_OPEN = re.compile(r"\ufeff?---[ \t]*\r?\n")
 FRONT_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$\n?", re.M)
 HEADING = re.compile(r"^\ufeff? {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*\r?$", re.M)
@@ -56,6 +56,7 @@ LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb
 # the note is read, and a random word to the model and to BM25
 BLOCK_ID = re.compile(r"(?:^|[ \t])\^[A-Za-z0-9-]+[ \t]*$", re.M)
 CODE_MARK = "\ue000"  # stands for an inline code or math span while the text around it is cleaned
+COMMENT_MARK = re.compile(r"%%")
 # footnotes, as Obsidian and Pandoc write them: a reference ("... the Encoder-Decoder [^1] network") shows as a
 # superscript and a definition's label ("[^1]: Cho, K., ...") as a number, neither a word; an inline footnote
 # ("...^[a side remark]") shows its text
@@ -160,6 +161,41 @@ def _fenced_ranges(raw: str, start: int) -> list[tuple[int, int]]:
     return ranges
 
 
+def _comment_ranges(raw: str, body: int, code: Ranges) -> list[tuple[int, int]]:
+    """Obsidian's block comments: from a line opening with %% to the next %% that ends a line, whole lines. The
+    reading view hides them, and plugins keep their data there (an Excalidraw drawing is kilobytes of compressed
+    JSON inside one). A %% in code, or one left open, comments nothing out; one inside a line is left as written."""
+    marks = [m.start() for m in COMMENT_MARK.finditer(raw, body) if not code.covers(m.start())]
+    out, i = [], 0
+    while i + 1 < len(marks):
+        opening, closing = marks[i], marks[i + 1]
+        line_start = raw.rfind("\n", 0, opening) + 1
+        line_end = raw.find("\n", closing + 2)
+        line_end = len(raw) if line_end < 0 else line_end
+        if raw[line_start:opening].strip() or raw[closing + 2:line_end].strip():
+            i += 1  # not a block comment's opening, or closed inside a line: read as written
+            continue
+        out.append((max(line_start, body), min(len(raw), line_end + 1)))
+        i += 2
+    return out
+
+
+def _outside(sections: list[Section], hidden: list[tuple[int, int]]) -> list[Section]:
+    """The sections with the hidden spans taken out (a section a comment splits becomes two)."""
+    out: list[Section] = []
+    for sec in sections:
+        pos = sec.start
+        for s, e in hidden:
+            if e <= pos or s >= sec.end:
+                continue
+            if s > pos:
+                out.append(Section(sec.heading, pos, s))
+            pos = max(pos, e)
+        if pos < sec.end:
+            out.append(Section(sec.heading, pos, sec.end))
+    return out
+
+
 class Ranges:
     """Half-open spans, merged and sorted, asked whether a position falls inside one: a bisection, so a note with
     100,000 inline code spans or headings is not checked span by span for each tag (that was quadratic)."""
@@ -218,7 +254,9 @@ def _aliases(value: Any, title: str) -> list[str]:
 def parse_markdown(source: str, raw: str) -> ParsedDocument:
     meta, body, warnings = front_matter(raw)
     fenced = _fenced_ranges(raw, body)
-    headings = _headings(raw, body, Ranges(fenced))
+    inline = [m.span() for m in AS_WRITTEN.finditer(raw, body)]
+    comments = _comment_ranges(raw, body, Ranges(fenced + inline)) if "%%" in raw else []
+    headings = _headings(raw, body, Ranges(fenced + comments))
     h1 = next((text for _, _, level, text in headings if level == 1), "")
     title = str(meta.get("title") or "").strip() or h1 or PurePosixPath(source).stem
 
@@ -234,10 +272,12 @@ def parse_markdown(source: str, raw: str) -> ParsedDocument:
         pos = end + 1 if end < len(raw) else end
     if pos < len(raw):
         sections.append(Section(" > ".join(t for _, t in stack), pos, len(raw)))
+    if comments:
+        sections = _outside(sections, comments)
 
     ids = [(s + m.start(), s + m.end()) for s, e, *_ in headings
            if (m := HEADING_ATTRS.search(raw[s:e].split("\n", 1)[0].rstrip("\r")))]  # "{: #git }": an id, not a tag
-    code = Ranges(fenced + ids + [m.span() for m in AS_WRITTEN.finditer(raw, body)])  # `#include` is code, not a tag
+    code = Ranges(fenced + ids + inline + comments)  # `#include` is code, not a tag; a comment is hidden
     body_tags = [m.group(1) for m in TAG.finditer(raw, body) if not code.covers(m.start())]
     tags = list(dict.fromkeys(t.lstrip("#") for t in _as_list(meta.get("tags") or meta.get("tag")) + body_tags))
     metadata: dict[str, Any] = {"tags": tags, "frontmatter": meta}

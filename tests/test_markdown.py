@@ -257,6 +257,40 @@ def test_block_ids_are_hidden_as_obsidian_hides_them():
     assert clean_inline("A note[^1] on $x^2$ ^ here.") == "A note on $x^2$ ^ here."
 
 
+DRAWING = """---
+excalidraw-plugin: parsed
+tags: [excalidraw]
+---
+# Excalidraw Data
+## Text Elements
+Attention lets the decoder look back at every encoder state ^aB3dE1
+
+%%
+## Drawing
+```compressed-json
+N4KAkARALgngDgUwgLgAQQQDwMYEMA2AlgCYBOuA7hADTgQBuCpAzoQPYB2KqATL #secret
+```
+%%
+A line after. %% an inline remark %% stays.
+%% a one-line private note #private ==flagged== %%
+The end, with `%%` in code.
+%% left open, so nothing is hidden
+"""
+
+
+def test_obsidian_comments_are_hidden_as_its_reading_view_hides_them():
+    """%% ... %% blocks are hidden when a note is read, and plugins keep data in them: an Excalidraw drawing note
+    holds kilobytes of compressed JSON there, which reread chunked and embedded. What they hold is no section, no
+    heading, no tag and no highlight; a comment inside a line, %% in code and a %% left open hide nothing."""
+    doc = parse_markdown("attention.excalidraw.md", DRAWING)
+    texts = [DRAWING[s.start:s.end] for s in doc.sections]
+    assert texts == ["Attention lets the decoder look back at every encoder state ^aB3dE1\n\n",
+                     "A line after. %% an inline remark %% stays.\n",
+                     "The end, with `%%` in code.\n%% left open, so nothing is hidden\n"]
+    assert {s.heading for s in doc.sections} == {"Text Elements"}
+    assert doc.metadata["tags"] == ["excalidraw"] and doc.metadata["highlight_spans"] == []
+
+
 def test_footnote_markers_read_as_obsidian_shows_them():
     """A paper note's "[^1]" after a claim is a superscript, a definition's "[^1]:" a number: an answer said them
     raw ("... the RNN Encoder-Decoder [^1] network ..."). An inline footnote shows its text; code keeps its [^x]."""

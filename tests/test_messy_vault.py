@@ -93,3 +93,26 @@ def test_a_parser_crash_on_one_file_is_reported_and_the_rest_lands(assistant, va
     report = assistant.index()
     assert [f["source"] for f in report.failed] == ["notes/ai-engineering-glossary.md"]
     assert "RecursionError" in report.failed[0]["error"] and report.added == 4
+
+
+def test_an_excalidraw_drawing_is_indexed_by_its_words_not_its_data(tmp_path, fake_embedder):
+    """Obsidian's Excalidraw plugin saves each drawing as a note whose %% comment holds the drawing as compressed
+    JSON: it was chunked and embedded as if it were prose. Its text elements are what a reader can ask about."""
+    from assistant.facade import Assistant
+    from ingest.settings import Settings
+    from tests.test_markdown import DRAWING
+
+    data = "N4KAkARALgngDgUwgLgAQQQDwMYEMA2AlgCYBOuA7hADTgQBuCpAzoQPYB2KqATL"
+    drawing = DRAWING.replace(data, "\n".join([data] * 400))  # a drawing's size: kilobytes of it
+    vault = write_vault(tmp_path / "vault", {"Excalidraw/attention.excalidraw.md": drawing,
+                                             "notes/heron.md": "# Heron\n\nThe heron waits in the shallows.\n"})
+    app = Assistant(Settings(notes_dir=vault, index_dir=tmp_path / "index", backend="extractive"),
+                    embedder=fake_embedder)
+    app.index()
+    m = app.manifest()
+    entry = m.files["Excalidraw/attention.excalidraw.md"]
+    chunks = app.store.get(m.collection, entry.chunk_ids, m.files).values()
+    assert chunks and not any(data in c.text or "Drawing" in c.heading for c in chunks)
+    assert all(drawing[c.start:c.end] == c.text for c in chunks)
+    hit = app.search("the decoder looks back at every encoder state", 1)[0]
+    assert hit.chunk.source == "Excalidraw/attention.excalidraw.md" and hit.chunk.heading == "Text Elements"
