@@ -57,6 +57,8 @@ LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb
 BLOCK_ID = re.compile(r"(?:^|[ \t])\^[A-Za-z0-9-]+[ \t]*$", re.M)
 CODE_MARK = "\ue000"  # stands for an inline code or math span while the text around it is cleaned
 COMMENT_MARK = re.compile(r"%%")
+COMMENT_OPEN = re.compile(r"^[ \t]*%%", re.M)  # found by line, not by looking back from each %%: a 10 MB line
+COMMENT_CLOSE = re.compile(r"%%[ \t]*\r?$", re.M)  # holding thousands of them stays linear
 # footnotes, as Obsidian and Pandoc write them: a reference ("... the Encoder-Decoder [^1] network") shows as a
 # superscript and a definition's label ("[^1]: Cho, K., ...") as a number, neither a word; an inline footnote
 # ("...^[a side remark]") shows its text
@@ -165,18 +167,17 @@ def _comment_ranges(raw: str, body: int, code: Ranges) -> list[tuple[int, int]]:
     """Obsidian's block comments: from a line opening with %% to the next %% that ends a line, whole lines. The
     reading view hides them, and plugins keep their data there (an Excalidraw drawing is kilobytes of compressed
     JSON inside one). A %% in code, or one left open, comments nothing out; one inside a line is left as written."""
+    opens = {m.end() - 2: m.start() for m in COMMENT_OPEN.finditer(raw, body)}  # a %% opening its line: line start
+    closes_at = {m.start(): m.end() for m in COMMENT_CLOSE.finditer(raw, body)}  # a %% ending its line: line end
     marks = [m.start() for m in COMMENT_MARK.finditer(raw, body) if not code.covers(m.start())]
     out, i = [], 0
     while i + 1 < len(marks):
-        opening, closing = marks[i], marks[i + 1]
-        line_start = raw.rfind("\n", 0, opening) + 1
-        line_end = raw.find("\n", closing + 2)
-        line_end = len(raw) if line_end < 0 else line_end
-        if raw[line_start:opening].strip() or raw[closing + 2:line_end].strip():
-            i += 1  # not a block comment's opening, or closed inside a line: read as written
-            continue
-        out.append((max(line_start, body), min(len(raw), line_end + 1)))
-        i += 2
+        if marks[i] in opens and marks[i + 1] in closes_at:
+            end = closes_at[marks[i + 1]]
+            out.append((opens[marks[i]], end + 1 if raw.startswith("\n", end) else end))
+            i += 2
+        else:  # not a block comment's opening, or closed inside a line: read as written
+            i += 1
     return out
 
 
