@@ -34,7 +34,8 @@ def chunk_exactly(raw: str, chunker: Chunker | None = None):
 
 _PIECES = ["\x00", "\r\n", "\r", "\u202e", "\u200f", "\u2066", "\ufeff", "\u200b", "\u0301", "🙂", "👩‍👩‍👧", "🏳️‍🌈",
            "שלום עולם.", "مرحبا بالعالم.", "日本語の文。", "A sentence.", "==mark==", "`code`", "#tag", "[[Link|a]]",
-           "<img src=x onerror=alert(1)>", "</source>", "[1]", "---", "```", "~~~", "| a | b |", "|---|---|", "\t", " "]
+           "<img src=x onerror=alert(1)>", "</source>", "[1]", "---", "```", "~~~", "| a | b |", "|---|---|", "\t", " ",
+           "%%", "[^1]", "^[a note]"]
 _MARKERS = {"list": lambda d: "  " * d + "- ", "quote": lambda d: "> " * d,
             "callout": lambda d: "> " * d + "[!note] ", "heading": lambda d: "#" * (d % 7) + " "}
 _prefix = st.builds(lambda kind, depth: _MARKERS[kind](depth), st.sampled_from(list(_MARKERS)), st.integers(0, 1000))
