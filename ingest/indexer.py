@@ -311,7 +311,6 @@ class Indexer:
                 m.files[p.file.source] = p.entry()
                 self.progress.advance()
 
-
     def _room(self, chunks: int) -> None:
         """Stop before a write the disk clearly cannot take: Chroma part-way through applying its write-ahead log
         on a full disk fails every reader until space is freed; stopped here, readers keep the index."""
