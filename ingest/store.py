@@ -6,10 +6,11 @@ import hashlib
 import shutil
 import weakref
 from collections.abc import Mapping
-from contextlib import closing, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from . import chroma_files
 from .errors import IndexDamaged, IndexMismatch, RereadError
 from .lock import ReadOnlyIndex, guard_disk, private_copy, writable_store
 from .rows import allowed_sources, chunk_from, flat, span_of
@@ -132,21 +133,7 @@ class ChromaStore:
         return (f"has vectors without their texts ({problem})", unreadable) if problem else ("", False)
 
     def _vector_damage(self, name: str) -> tuple[str, bool]:
-        if self.host:
-            return "", False
-        import sqlite3
-
-        db = self.index_dir / "chroma" / "chroma.sqlite3"
-        if not db.is_file():
-            return "is missing", False
-        try:
-            with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=2)) as con:
-                found = con.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone()
-        except sqlite3.OperationalError:  # busy, or a layout this Chroma does not have: let Chroma judge
-            return "", False
-        except sqlite3.DatabaseError as e:  # not a database, or a malformed one
-            return f"is unreadable ({e})", True
-        return ("", False) if found else (f"has lost the index's vectors ({name})", False)
+        return ("", False) if self.host else chroma_files.damage(self.index_dir / "chroma", name)
 
     def wipe(self) -> None:
         """Remove an embedded store that cannot be opened, so a rebuild starts a new one."""
@@ -243,37 +230,10 @@ class ChromaStore:
         self.compact()
 
     def compact(self) -> None:
-        """Give back disk Chroma keeps: 1.5 leaves a deleted collection's vector folder behind and never shrinks
-        its SQLite file (neither after a drop nor after purging its write-ahead log), so each full rebuild added
-        a copy of the index. Embedded stores only, under the writer lock; a busy database waits for next time."""
+        """Give back the disk a drop or a purge freed (chroma_files.compact); under the writer lock."""
         self.texts.compact()
-        if self.host:
-            return
-        import sqlite3
-        import uuid
-
-        root = self.index_dir / "chroma"
-        db = root / "chroma.sqlite3"
-        if not db.exists():
-            return
-        try:
-            with closing(sqlite3.connect(db, timeout=2)) as con:
-                live = {row[0] for row in con.execute("SELECT id FROM segments")}
-                free = con.execute("PRAGMA freelist_count").fetchone()[0]
-                if con.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # rewritten once, so that later
-                    con.execute("PRAGMA auto_vacuum = INCREMENTAL")  # frees are cheap to give back
-                    con.execute("VACUUM")
-                elif free:
-                    con.executescript("PRAGMA incremental_vacuum;")  # run to the end: what a drop or a purge freed
-        except sqlite3.Error:  # locked by a reader, or a layout this Chroma does not have: nothing lost
-            return
-        for d in root.iterdir():
-            try:
-                orphan = d.is_dir() and str(uuid.UUID(d.name)) == d.name and d.name not in live
-            except ValueError:
-                continue
-            if orphan:
-                shutil.rmtree(d, ignore_errors=True)
+        if not self.host:
+            chroma_files.compact(self.index_dir / "chroma")
 
     @guard_disk(writing=False)
     def query(self, name: str, vector: list[float], k: int, filters: Filters | None = None,
